@@ -1,0 +1,132 @@
+"""The `dagster` command group Metaflow adds to every flow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+from metaflow._vendor import click
+from metaflow.exception import MetaflowException
+
+from .compiler import CompilerFailed, compile_ir, write_atomically
+from .introspect import flow_ir
+
+
+class DagsterCompileError(MetaflowException):
+    headline = "Cannot compile this flow for Dagster"
+
+
+def default_output(flow_file: str) -> str:
+    """`python my_flow.py dagster create` writes `my_flow_dagster.py` here."""
+    stem = os.path.splitext(os.path.basename(flow_file))[0]
+    return f"{stem}_dagster.py"
+
+
+@click.group()
+def cli() -> None:
+    pass
+
+
+@cli.group(help="Compile this flow into a Dagster definitions file.")
+@click.pass_obj
+def dagster(obj: Any) -> None:
+    # Metaflow's own linter first, as every scheduler integration does.
+    obj.check(obj.graph, obj.flow, obj.environment, pylint=obj.pylint)
+
+
+@dagster.command(help="Write a self-contained Dagster definitions file for this flow.")
+@click.argument("output", required=False, type=click.Path(dir_okay=False))
+@click.option("--name", default=None, help="Dagster job name (default: the flow name).")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    help="Metaflow tag for every run of the job (repeatable).",
+)
+@click.option(
+    "--with",
+    "decospecs",
+    multiple=True,
+    help="Add a step decorator to every step, as `python flow.py --with ...` does.",
+)
+@click.pass_context
+def create(
+    ctx: Any,
+    output: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    decospecs: tuple[str, ...],
+) -> None:
+    obj = ctx.obj
+    if decospecs:
+        # Decorators must be attached before Metaflow initialises the flow's decorators,
+        # so hand them to Metaflow's top-level --with, exactly as a user would.
+        sys.exit(_rerun_with_decorators(decospecs))
+    output = output or default_output(sys.argv[0])
+    root_ctx = ctx.find_root()
+    ir = flow_ir(
+        obj,
+        output_file=output,
+        job_name=name,
+        tags=tags,
+        regenerate=_regenerate_command(output),
+        datastore_root=root_ctx.params.get("datastore_root"),
+    )
+    try:
+        source = compile_ir(ir)
+    except CompilerFailed as exc:
+        raise DagsterCompileError(str(exc)) from None
+    write_atomically(output, source)
+    obj.echo(
+        f"Wrote the Dagster definitions for *{obj.flow.name}* to *{output}*.",
+        bold=True,
+    )
+    obj.echo(f"Run it with: dagster dev -f {output}")
+
+
+def _subcommand_index(argv: list[str]) -> int:
+    for i, arg in enumerate(argv):
+        if arg == "dagster" and i > 0:
+            return i
+    raise DagsterCompileError("cannot find the `dagster` command in the command line")
+
+
+def _rerun_with_decorators(decospecs: tuple[str, ...]) -> int:
+    argv = list(sys.argv)
+    at = _subcommand_index(argv)
+    head, tail = argv[:at], argv[at:]
+    rest: list[str] = []
+    skip = False
+    for i, arg in enumerate(tail):
+        if skip:
+            skip = False
+            continue
+        if arg == "--with":
+            skip = i + 1 < len(tail)
+            continue
+        if arg.startswith("--with="):
+            continue
+        rest.append(arg)
+    extra = [item for spec in decospecs for item in ("--with", spec)]
+    return subprocess.call([sys.executable, *head, *extra, *rest])
+
+
+def _regenerate_command(output: str) -> list[str]:
+    """The command for the generated header: what the user typed, made relative."""
+    argv = list(sys.argv)
+    at = _subcommand_index(argv)
+    args = ["python", os.path.basename(argv[0]), *argv[1:at], "dagster", "create"]
+    rest = argv[at + 2 :]
+    positional_seen = False
+    out: list[str] = []
+    for arg in rest:
+        if not positional_seen and not arg.startswith("-") and arg == output:
+            out.append(os.path.basename(output))
+            positional_seen = True
+        else:
+            out.append(arg)
+    if not positional_seen:
+        out.insert(0, os.path.basename(output))
+    return args + out

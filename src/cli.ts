@@ -1,0 +1,41 @@
+// The compiler's own command line: `node compiler.mjs compile --runtime runtime.py`
+// reads the flow IR (JSON) on stdin and answers one JSON object on stdout:
+// {"ok": true, "source": "..."} or {"ok": false, "errors": [{"message", "step"?, "decorator"?}]}.
+import { readFileSync } from "node:fs";
+import { compile } from "./compile.js";
+import { CompileError } from "./validate/index.js";
+
+function readStdin(): string {
+  return readFileSync(0, "utf-8");
+}
+
+function option(args: readonly string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
+function main(args: readonly string[]): number {
+  const [command] = args;
+  const runtimePath = option(args, "--runtime");
+  if (command !== "compile" || runtimePath === undefined) {
+    process.stderr.write("usage: compiler compile --runtime <runtime.py> < flow-ir.json\n");
+    return 2;
+  }
+  let reply: object;
+  try {
+    const input: unknown = JSON.parse(readStdin());
+    reply = { ok: true, source: compile(input, readFileSync(runtimePath, "utf-8")) };
+  } catch (error) {
+    if (error instanceof CompileError) {
+      reply = { ok: false, errors: error.problems };
+    } else if (error instanceof SyntaxError) {
+      reply = { ok: false, errors: [{ message: `the flow IR is not valid JSON: ${error.message}` }] };
+    } else {
+      throw error;
+    }
+  }
+  process.stdout.write(JSON.stringify(reply));
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

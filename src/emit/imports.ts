@@ -1,0 +1,85 @@
+// One sorted import block for the generated module: the runtime's imports and the
+// generated code's own, merged and ordered the way ruff's isort rules (I001) expect.
+
+const STDLIB_ROOTS = new Set([
+  "__future__", "abc", "ast", "base64", "collections", "contextlib", "dataclasses",
+  "datetime", "enum", "functools", "hashlib", "importlib", "io", "itertools", "json",
+  "logging", "math", "os", "pathlib", "queue", "random", "re", "selectors", "shlex",
+  "shutil", "signal", "socket", "string", "subprocess", "sys", "tempfile", "threading",
+  "time", "traceback", "types", "typing", "uuid", "warnings", "zlib",
+]);
+
+interface Imports {
+  plain: Set<string>;
+  from: Map<string, Set<string>>;
+}
+
+function section(module: string): number {
+  const root = module.split(".")[0] ?? module;
+  if (root === "__future__") return 0;
+  return STDLIB_ROOTS.has(root) ? 1 : 2;
+}
+
+// ruff's order-by-type: CONSTANTS, then Classes, then everything else; case-sensitive.
+function memberOrder(a: string, b: string): number {
+  const rank = (s: string): number =>
+    s.length > 1 && s === s.toUpperCase() ? 0 : /^[A-Z]/.test(s) ? 1 : 2;
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function moduleOrder(a: string, b: string): number {
+  const la = a.toLowerCase();
+  const lb = b.toLowerCase();
+  return la < lb ? -1 : la > lb ? 1 : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Parse simple import statements (one per line, or parenthesized `from` imports). */
+export function parseImports(lines: readonly string[], into?: Imports): Imports {
+  const acc: Imports = into ?? { plain: new Set(), from: new Map() };
+  const text = lines.join("\n").replace(/\(\s*([^)]*?)\s*,?\s*\)/g, (_m, inner: string) =>
+    inner.replace(/\s*\n\s*/g, " "),
+  );
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    let m = /^import\s+(.+)$/.exec(line);
+    if (m?.[1] !== undefined) {
+      for (const part of m[1].split(",")) acc.plain.add(part.trim());
+      continue;
+    }
+    m = /^from\s+(\S+)\s+import\s+(.+)$/.exec(line);
+    if (m?.[1] !== undefined && m[2] !== undefined) {
+      const names = acc.from.get(m[1]) ?? new Set<string>();
+      for (const part of m[2].split(",")) if (part.trim() !== "") names.add(part.trim());
+      acc.from.set(m[1], names);
+      continue;
+    }
+    throw new Error(`cannot merge import line: ${line}`);
+  }
+  return acc;
+}
+
+/** Render imports as isort/ruff would: sections, plain imports first, sorted members. */
+export function renderImports(imports: Imports, width = 88): string[] {
+  const out: string[] = [];
+  for (const sec of [0, 1, 2]) {
+    const lines: string[] = [];
+    const plain = [...imports.plain].filter((m) => section(m) === sec).sort(moduleOrder);
+    for (const mod of plain) lines.push(`import ${mod}`);
+    const froms = [...imports.from.keys()].filter((m) => section(m) === sec).sort(moduleOrder);
+    for (const mod of froms) {
+      const names = [...(imports.from.get(mod) ?? [])].sort(memberOrder);
+      const flat = `from ${mod} import ${names.join(", ")}`;
+      if (flat.length <= width) {
+        lines.push(flat);
+      } else {
+        lines.push(`from ${mod} import (`, ...names.map((n) => `    ${n},`), ")");
+      }
+    }
+    if (lines.length > 0) {
+      if (out.length > 0) out.push("");
+      out.push(...lines);
+    }
+  }
+  return out;
+}

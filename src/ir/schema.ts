@@ -1,0 +1,125 @@
+// The flow IR: the JSON contract between the Python introspection (which reads a live
+// Metaflow flow) and this compiler. Data only: the compiler never evaluates Python.
+// Bump IR_VERSION on any incompatible change; the Python side writes the same number.
+import { z } from "zod";
+
+export const IR_VERSION = 1;
+
+const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number(),
+    z.string(),
+    z.array(jsonValue),
+    z.record(z.string(), jsonValue),
+  ]),
+);
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+export const stepTypes = [
+  "start",
+  "linear",
+  "join",
+  "split",
+  "foreach",
+  "split-switch",
+  "end",
+] as const;
+
+export const decoratorSchema = z.object({
+  name: z.string(),
+  // Attributes as Metaflow resolved them (after defaults); non-JSON values arrive as strings.
+  attributes: z.record(z.string(), jsonValue),
+  // False when attached at deploy time (`--with`); those are forwarded to every task.
+  staticallyDefined: z.boolean(),
+});
+export type DecoratorIR = z.infer<typeof decoratorSchema>;
+
+export const stepSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(stepTypes),
+  // Steps this one transitions to, in source order (switch: the cases' targets).
+  next: z.array(z.string()),
+  // Steps that transition into this one, sorted (Metaflow's own order).
+  inFuncs: z.array(z.string()),
+  // Enclosing splits (outermost first), as Metaflow's graph computes them.
+  splitParents: z.array(z.string()),
+  // For split/foreach: the join that closes it.
+  matchingJoin: z.string().nullable(),
+  foreachParam: z.string().nullable(),
+  numParallel: z.number().int().nonnegative(),
+  switchCondition: z.string().nullable(),
+  // case value -> target step, in source order.
+  switchCases: z.array(z.tuple([z.string(), z.string()])),
+  decorators: z.array(decoratorSchema),
+  // max over the step's decorators of step_task_retry_count().
+  retries: z.object({ user: z.number().int().nonnegative(), error: z.number().int().nonnegative() }),
+  // `--with` specs of decorators not defined in source (forwarded as top-level `--with`).
+  withSpecs: z.array(z.string()),
+  // @environment variables, already converted with Python's str() (as Metaflow does).
+  environment: z.record(z.string(), z.string()),
+  doc: z.string().nullable(),
+  sourceLine: z.number().int().nullable(),
+});
+export type StepIR = z.infer<typeof stepSchema>;
+
+export const parameterTypes = ["str", "int", "float", "bool", "json"] as const;
+export type ParameterType = (typeof parameterTypes)[number];
+
+export const parameterSchema = z.object({
+  // The name users pass (`--my-param`), as declared in Parameter("my-param").
+  name: z.string().min(1),
+  // The attribute on the flow (`self.my_param`).
+  attribute: z.string().min(1),
+  type: z.enum(parameterTypes),
+  required: z.boolean(),
+  hasDefault: z.boolean(),
+  // The default after deploy-time evaluation. For json parameters: the decoded value.
+  default: jsonValue,
+  help: z.string().nullable(),
+  separator: z.string().nullable(),
+});
+export type ParameterIR = z.infer<typeof parameterSchema>;
+
+export const flowIRSchema = z.object({
+  irVersion: z.literal(IR_VERSION),
+  generator: z.object({ name: z.string(), version: z.string() }),
+  flow: z.object({
+    // The Metaflow flow name (the FlowSpec class name).
+    name: z.string().min(1),
+    // Path of the flow file relative to the generated file's directory (POSIX separators).
+    file: z.string().min(1),
+    doc: z.string().nullable(),
+    startStep: z.string(),
+    endStep: z.string(),
+  }),
+  steps: z.array(stepSchema).min(1),
+  parameters: z.array(parameterSchema),
+  deploy: z.object({
+    // The Dagster job name (after --name and @project).
+    jobName: z.string().min(1),
+    // Name of the generated file (basename), for its header.
+    outputFile: z.string().min(1),
+    // The command that regenerates the file, for its header (argument list).
+    regenerate: z.array(z.string()),
+    // Top-level options every task gets: --quiet, --metadata, --datastore, ...
+    topLevelArgs: z.array(z.string()),
+    // Explicit datastore root; null means "resolve at run time like Metaflow does".
+    datastoreRoot: z.string().nullable(),
+    datastore: z.string(),
+    metadata: z.string(),
+    tags: z.array(z.string()),
+    namespace: z.string().nullable(),
+    // The user who ran `create` (METAFLOW_OWNER for every task; user branches follow it).
+    owner: z.string().nullable(),
+    description: z.string().nullable(),
+  }),
+});
+export type FlowIR = z.infer<typeof flowIRSchema>;

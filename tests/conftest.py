@@ -1,0 +1,150 @@
+"""End-to-end helpers: real Metaflow, real Dagster, no mocks.
+
+Each test copies its example flow into its own temporary directory, so every test has
+its own `.metaflow` datastore and tests can run in parallel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+FLOWS = Path(__file__).resolve().parent / "flows"
+
+# Metaflow refuses to guess a user name for root; CI runs as root.
+os.environ.setdefault("METAFLOW_USER", "tester")
+os.environ.pop("METAFLOW_DEFAULT_METADATA", None)
+os.environ.pop("METAFLOW_DEFAULT_DATASTORE", None)
+
+
+def find_flow(name: str) -> Path:
+    for folder in (EXAMPLES, FLOWS):
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(name)
+
+
+@pytest.fixture
+def flow_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    return folder
+
+
+def copy_flow(name: str, folder: Path) -> Path:
+    target = folder / name
+    shutil.copy(find_flow(name), target)
+    return target
+
+
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{args} exited {proc.returncode}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
+    return proc
+
+
+def create(
+    flow: Path,
+    output: str | None = "defs.py",
+    *options: str,
+    top: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """`python flow.py [top-level options] dagster create [output] [options]`."""
+    args = [flow.name, *top, "dagster", "create"]
+    if output is not None:
+        args.append(output)
+    return run_cli([*args, *options], cwd=flow.parent, env=env, check=check)
+
+
+def load_module(path: Path) -> ModuleType:
+    name = f"generated_{path.stem}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def compile_flow(name: str, folder: Path, *options: str) -> tuple[Path, ModuleType]:
+    flow = copy_flow(name, folder)
+    create(flow, "defs.py", *options)
+    return flow, load_module(folder / "defs.py")
+
+
+_READ_RUN = r"""
+import json, sys
+from metaflow import Run, Step, namespace
+namespace(None)
+pathspec = sys.argv[1]
+run = Run(pathspec)
+out = {"successful": run.successful, "finished": run.finished, "tags": sorted(run.tags),
+       "steps": {}}
+def safe(v):
+    try:
+        json.dumps(v)
+        return v
+    except TypeError:
+        return repr(v)
+for step in run:
+    tasks = []
+    for task in step:
+        tasks.append({
+            "id": task.id,
+            "attempt": task.current_attempt,
+            "successful": task.successful,
+            "index": task.index,
+            "artifacts": {a.id: safe(a.data) for a in task if not a.id.startswith("_")},
+            "stdout": task.stdout,
+        })
+    out["steps"][step.id] = sorted(tasks, key=lambda t: t["id"])
+params = Step(pathspec + "/_parameters")
+out["parameter_tasks"] = [t.id for t in params]
+print(json.dumps(out))
+"""
+
+
+def read_run(folder: Path, pathspec: str) -> dict[str, Any]:
+    """Read a run back with the Metaflow client, from the flow's own directory."""
+    proc = run_cli(["-c", _READ_RUN, pathspec], cwd=folder)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_pathspec(result: Any, op: str = "op_start") -> str:
+    """The Metaflow run pathspec (Flow/run) of an executed job, from op metadata."""
+    for event in result.all_events:
+        if event.step_key == op and event.event_type_value == "STEP_OUTPUT":
+            meta = event.event_specific_data.metadata
+            return str(meta["metaflow pathspec"].value).rsplit("/", 2)[0]
+    raise AssertionError(f"no output metadata for {op}")
+
+
+def artifacts(run: dict[str, Any], step: str) -> list[dict[str, Any]]:
+    return [t["artifacts"] for t in run["steps"][step]]
