@@ -4,14 +4,33 @@ import { planJob } from "./plan/job.js";
 import { renderModule } from "./emit/render/module.js";
 import { splitRuntime } from "./emit/runtime.js";
 
-// Module-level names the generated code itself defines, plus names ops use as parameters.
-const GENERATED_NAMES = ["FLOW", "defs", "context", "config"];
+// Module-level names the generated code defines or imports, and ops' own parameter names.
+const GENERATED_NAMES = [
+  "FLOW",
+  "defs",
+  "context",
+  "config",
+  "Config",
+  "Definitions",
+  "DynamicOut",
+  "Field",
+  "In",
+  "Out",
+  "RetryPolicy",
+  "job",
+  "op",
+];
+
+/** Every name generated code must not take: the runtime's and the module's own. */
+export function moduleNames(runtimeNames: Iterable<string>): ReadonlySet<string> {
+  return new Set([...runtimeNames, ...GENERATED_NAMES]);
+}
 
 /** IR (untrusted JSON) in, Python module out; throws CompileError naming every problem. */
 export function compile(input: unknown, runtimeSource: string): string {
   const ir: FlowIR = parseFlowIR(input);
   validate(ir);
   const runtime = splitRuntime(runtimeSource);
-  const plan = planJob(ir, new Set([...runtime.names, ...GENERATED_NAMES]));
+  const plan = planJob(ir, moduleNames(runtime.names));
   return renderModule(ir, plan, runtime);
 }

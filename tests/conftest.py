@@ -121,7 +121,8 @@ for step in run:
             "attempt": task.current_attempt,
             "successful": task.successful,
             "index": task.index,
-            "artifacts": {a.id: safe(a.data) for a in task if not a.id.startswith("_")},
+            "artifacts": {a.id: safe(a.data) for a in task
+                          if not a.id.startswith("_") and a.id != "name"},
             "stdout": task.stdout,
         })
     out["steps"][step.id] = sorted(tasks, key=lambda t: t["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,12 @@ def dagster(obj: Any) -> None:
     multiple=True,
     help="Add a step decorator to every step, as `python flow.py --with ...` does.",
 )
+@click.option(
+    "--ir-only",
+    is_flag=True,
+    hidden=True,
+    help="Write the flow IR (JSON) instead of compiling it (for compiler tests).",
+)
 @click.pass_context
 def create(
     ctx: Any,
@@ -58,6 +65,7 @@ def create(
     name: str | None,
     tags: tuple[str, ...],
     decospecs: tuple[str, ...],
+    ir_only: bool,
 ) -> None:
     obj = ctx.obj
     if decospecs:
@@ -74,6 +82,9 @@ def create(
         regenerate=_regenerate_command(output),
         datastore_root=root_ctx.params.get("datastore_root"),
     )
+    if ir_only:
+        write_atomically(output, json.dumps(ir, indent=2, sort_keys=True) + "\n")
+        return
     try:
         source = compile_ir(ir)
     except CompilerFailed as exc:

@@ -1,13 +1,7 @@
+import { STDLIB_MODULES } from "./stdlib.js";
+
 // One sorted import block for the generated module: the runtime's imports and the
 // generated code's own, merged and ordered the way ruff's isort rules (I001) expect.
-
-const STDLIB_ROOTS = new Set([
-  "__future__", "abc", "ast", "base64", "collections", "contextlib", "dataclasses",
-  "datetime", "enum", "functools", "hashlib", "importlib", "io", "itertools", "json",
-  "logging", "math", "os", "pathlib", "queue", "random", "re", "selectors", "shlex",
-  "shutil", "signal", "socket", "string", "subprocess", "sys", "tempfile", "threading",
-  "time", "traceback", "types", "typing", "uuid", "warnings", "zlib",
-]);
 
 interface Imports {
   plain: Set<string>;
@@ -17,20 +11,22 @@ interface Imports {
 function section(module: string): number {
   const root = module.split(".")[0] ?? module;
   if (root === "__future__") return 0;
-  return STDLIB_ROOTS.has(root) ? 1 : 2;
+  return STDLIB_MODULES.has(root) ? 1 : 2;
 }
 
-// ruff's order-by-type: CONSTANTS, then Classes, then everything else; case-sensitive.
+// Natural, case-insensitive comparison (`op2` before `op10`), as ruff's isort sorts.
+const natural = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+
+// ruff's order-by-type: CONSTANTS, then Classes, then everything else; within a type,
+// natural case-insensitive order, then case-sensitive as a tie-break.
 function memberOrder(a: string, b: string): number {
   const rank = (s: string): number =>
     s.length > 1 && s === s.toUpperCase() ? 0 : /^[A-Z]/.test(s) ? 1 : 2;
-  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+  return rank(a) - rank(b) || natural.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function moduleOrder(a: string, b: string): number {
-  const la = a.toLowerCase();
-  const lb = b.toLowerCase();
-  return la < lb ? -1 : la > lb ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  return natural.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** Parse simple import statements (one per line, or parenthesized `from` imports). */

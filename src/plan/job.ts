@@ -39,8 +39,6 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     opFn.set(step.name, fn);
     reserved.add(fn);
   }
-  const config = planConfig(ir, reserved);
-  if (config !== null) reserved.add(config.className);
   const jobAttr = ir.flow.name;
   if (reserved.has(jobAttr)) {
     throw new CompileError([
@@ -50,12 +48,18 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     ]);
   }
   reserved.add(jobAttr);
+  const config = planConfig(ir, reserved);
+  if (config !== null) reserved.add(config.className);
   const eachFn = new Map<string, string>();
+  const resultsVar = new Map<string, string>();
   for (const step of ir.steps) {
     if (step.type !== "foreach") continue;
     const fn = pyIdent(`each_${step.name}`, reserved);
     eachFn.set(step.name, fn);
     reserved.add(fn);
+    const results = pyIdent(`${step.name}_results`, reserved);
+    resultsVar.set(step.name, results);
+    reserved.add(results);
   }
   const local = (name: string): string => pyIdent(name, reserved);
 
@@ -94,7 +98,8 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
         if (input.fanIn && source !== undefined) {
           const foreach = enclosingForeach(ir, source) ?? input.from;
           const fanned = source.type === "foreach" ? null : (eachFn.get(foreach) ?? null);
-          return { kind: "collect", source: local(foreach), fn: fanned };
+          const results = resultsVar.get(foreach) ?? "";
+          return { kind: "collect", source: local(foreach), fn: fanned, results };
         }
         return { kind: "var", name: local(input.from) };
       });

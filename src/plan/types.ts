@@ -51,7 +51,13 @@ export type JobNode =
 /** An argument in the job body: a variable, or the collected results of a foreach. */
 export type JobArg =
   | { kind: "var"; name: string }
-  | { kind: "collect"; source: string; fn: string | null };
+  | {
+      kind: "collect";
+      source: string;
+      fn: string | null;
+      /** Variable for `source.map(fn)` when the one-line form is too wide to print. */
+      results: string;
+    };
 
 export interface ConfigPlan {
   className: string;

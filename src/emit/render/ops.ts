@@ -1,5 +1,6 @@
 import type { JobPlan, OpPlan } from "../../plan/types.js";
 import { pyCall, pyFloat, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
+import { defHeader } from "./layout.js";
 import { docSafe } from "./module.js";
 
 function decorator(op: OpPlan): PyValue {
@@ -32,7 +33,7 @@ function call(op: OpPlan, plan: JobPlan): PyValue {
   const inputs = op.inputs.map((i) => i.name);
   const args: PyValue[] = [pyRaw("context"), pyRaw("FLOW"), op.step.name];
   if (inputs.length === 1 && op.inputs[0]?.fanIn === true) args.push(pyRaw(inputs[0] ?? ""));
-  else if (inputs.length > 0) args.push(pyRaw(`[${inputs.join(", ")}]`));
+  else if (inputs.length > 0) args.push(inputs.map((name) => pyRaw(name)));
   const kwargs: [string, PyValue][] = [];
   if (op.takesConfig && plan.config !== null) {
     kwargs.push(["params", pyRaw("config.model_dump(by_alias=True)")]);
@@ -46,16 +47,7 @@ export function renderOps(plan: JobPlan, w: Writer): void {
     w.blank(2);
     w.line("@" + pyLiteral(decorator(op), { indent: w.currentIndent, prefixWidth: 1 }));
     const returns = op.output === "dynamic" ? "Iterator[DynamicOutput[str]]" : "str";
-    const head = `def ${op.fn}(`;
-    const params = signature(op, plan);
-    const flat = `${head}${params.join(", ")}) -> ${returns}:`;
-    if (flat.length <= 88) {
-      w.line(flat);
-    } else {
-      w.line(head);
-      w.indent(() => params.forEach((p) => w.line(p + ",")));
-      w.line(`) -> ${returns}:`);
-    }
+    w.line(defHeader(op.fn, signature(op, plan), returns, w.currentIndent));
     w.indent(() => {
       w.line(`"""${docSafe(op.docstring)}"""`);
       const keyword = op.output === "dynamic" ? "yield from " : "return ";

@@ -1,0 +1,128 @@
+"""Parameters become a typed Config on the start op and reach the flow through init."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import artifacts, compile_flow, read_run, run_pathspec
+from dagster import DagsterInvalidConfigError
+from dagster._config import ConfigTypeKind
+
+
+def config_schema_fields(module) -> dict:
+    job = module.ParamFlow
+    op_def = job.graph.node_named("op_start").definition
+    return op_def.config_schema.config_type.fields
+
+
+def scalar_kind(field) -> str:
+    """The field's type, unwrapping Dagster's Noneable (fields with defaults are)."""
+    kind = field.config_type
+    if kind.kind == ConfigTypeKind.NONEABLE:
+        kind = kind.inner_type
+    return kind.key
+
+
+def test_config_is_typed_with_defaults_and_help(flow_dir: Path) -> None:
+    _, module = compile_flow("param_flow.py", flow_dir)
+    fields = config_schema_fields(module)
+    assert set(fields) == {
+        "greeting",
+        "count",
+        "ratio",
+        "loud",
+        "config-blob",
+        "class",
+        "who",
+        "maybe",
+    }
+    kinds = {name: scalar_kind(field) for name, field in fields.items()}
+    assert kinds == {
+        "greeting": "StringSourceType",
+        "count": "IntSourceType",
+        "ratio": "Float",
+        "loud": "BoolSourceType",
+        "config-blob": "Any",
+        "class": "StringSourceType",
+        "who": "StringSourceType",
+        "maybe": "IntSourceType",
+    }
+    assert fields["greeting"].default_value == "hello"
+    assert fields["count"].default_value == 3
+    assert fields["ratio"].default_value == 0.5
+    assert fields["loud"].default_value is False
+    assert fields["config-blob"].default_value == {"a": [1, None]}
+    assert fields["greeting"].description == "How to greet."
+    assert fields["count"].description == "How many times.\nA second line of help."
+    assert fields["class"].description == 'A "keyword" name'
+    # required=True without a default is required in the launchpad.
+    assert fields["who"].is_required
+    assert not fields["greeting"].is_required
+    assert not fields["maybe"].is_required
+
+
+def test_values_reach_the_flow(flow_dir: Path) -> None:
+    _, module = compile_flow("param_flow.py", flow_dir)
+    config = {
+        "greeting": "Hi",
+        "count": 2,
+        "ratio": 1.25,
+        "loud": True,
+        "config-blob": {"nested": [None, {"x": 1.5}], "s": 'quote " and \\ slash'},
+        "class": "a b",
+        "who": "Ada",
+        "maybe": 7,
+    }
+    result = module.ParamFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": config}}}
+    )
+    assert result.success
+    run = read_run(flow_dir, run_pathspec(result))
+    start = artifacts(run, "start")[0]
+    assert start["message"] == "HI HI ADA"
+    expected = dict(config)
+    expected["config_blob"] = expected.pop("config-blob")
+    assert start["seen"] == expected
+
+
+def test_defaults_apply_when_only_required_given(flow_dir: Path) -> None:
+    _, module = compile_flow("param_flow.py", flow_dir)
+    result = module.ParamFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": {"who": "Bo"}}}}
+    )
+    assert result.success
+    run = read_run(flow_dir, run_pathspec(result))
+    assert artifacts(run, "start")[0]["seen"] == {
+        "greeting": "hello",
+        "count": 3,
+        "ratio": 0.5,
+        "loud": False,
+        "config_blob": {"a": [1, None]},
+        "class": "k",
+        "who": "Bo",
+        "maybe": None,
+    }
+
+
+def test_missing_required_parameter_is_a_config_error(flow_dir: Path) -> None:
+    _, module = compile_flow("param_flow.py", flow_dir)
+    with pytest.raises(DagsterInvalidConfigError) as err:
+        module.ParamFlow.execute_in_process()
+    assert "who" in str(err.value)
+
+
+def test_parameters_task_created_once_when_start_retries(flow_dir: Path) -> None:
+    _, module = compile_flow("retry_start_flow.py", flow_dir)
+    result = module.RetryStartFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": {"size": 5}}}}
+    )
+    assert result.success
+    run = read_run(flow_dir, run_pathspec(result))
+    assert run["parameter_tasks"] == ["params"]
+    [start] = run["steps"]["start"]
+    assert start["attempt"] == 1
+    assert start["artifacts"]["doubled"] == 10
+    assert start["artifacts"]["attempt_seen"] == 1
+    assert json.dumps(run["successful"]) == "true"

@@ -1,0 +1,83 @@
+"""Spine shapes: linear, split/join (nested), foreach, foreach in a branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import artifacts, compile_flow, read_run, run_pathspec
+from dagster import DagsterInstance, execute_job
+from dagster._core.definitions.reconstruct import ReconstructableJob
+
+
+def run_in_process(name: str, folder: Path) -> dict:
+    _, module = compile_flow(name, folder)
+    job = next(v for k, v in vars(module).items() if k == module.FLOW.name)
+    result = job.execute_in_process()
+    assert result.success
+    return read_run(folder, run_pathspec(result))
+
+
+def test_linear(flow_dir: Path) -> None:
+    run = run_in_process("linear_flow.py", flow_dir)
+    assert run["successful"] and run["finished"]
+    assert artifacts(run, "start") == [{"value": 42}]
+    assert artifacts(run, "double") == [{"value": 84}]
+    assert [t["id"] for t in run["steps"]["end"]] == ["t"]
+    assert run["parameter_tasks"] == ["params"]
+
+
+def test_split_join_with_nested_split(flow_dir: Path) -> None:
+    run = run_in_process("branch_flow.py", flow_dir)
+    assert run["successful"]
+    assert artifacts(run, "left_join")[0]["left_total"] == 23
+    assert artifacts(run, "right")[0]["right_total"] == 30
+    assert artifacts(run, "end")[0]["total"] == 53
+
+
+def test_foreach_in_branch(flow_dir: Path) -> None:
+    run = run_in_process("foreach_in_branch_flow.py", flow_dir)
+    assert run["successful"]
+    assert artifacts(run, "join")[0]["lengths"] == [5, 5, 7]
+    assert artifacts(run, "join")[0]["note"] == "plain branch"
+    assert len(run["steps"]["measure"]) == 3
+
+
+def test_foreach_multiprocess_parallel_in_split_order(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    """Each split is its own Dagster step under the multiprocess executor."""
+    compile_flow("foreach_flow.py", flow_dir)
+    instance_dir = tmp_path / "dagster_home"
+    instance_dir.mkdir()
+    with DagsterInstance.local_temp(str(instance_dir)) as instance:
+        job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "ForeachFlow")
+        with execute_job(job, instance=instance) as result:
+            assert result.success
+            pathspec = run_pathspec(result)
+            records = instance.all_logs(result.run_id)
+    starts, ends = {}, {}
+    for record in records:
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif event.event_type_value == "STEP_SUCCESS":
+            ends[event.step_key] = record.timestamp
+    step_keys = set(ends)
+    assert {f"op_body[{i}]" for i in range(4)} <= step_keys
+    assert {f"op_shout[{i}]" for i in range(3)} <= step_keys
+    # Siblings overlap in time: at least two body steps ran concurrently.
+    spans = sorted((starts[f"op_body[{i}]"], ends[f"op_body[{i}]"]) for i in range(4))
+    assert any(
+        b_start < a_end
+        for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)
+    )
+    run = read_run(flow_dir, pathspec)
+    assert run["successful"]
+    collect = artifacts(run, "collect")[0]
+    # Join inputs in split order, whatever order the splits finished in.
+    assert collect["squares"] == [900, 100, 400, 25]
+    assert collect["positions"] == [0, 1, 2, 3]
+    assert artifacts(run, "gather")[0]["louds"] == ["C", "A", "B"]
+    assert sorted(t["index"] for t in run["steps"]["body"]) == [0, 1, 2, 3]
