@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Start (and, where needed, install) the services the test suite needs.
+#
+#   bash scripts/services.sh
+#
+# scripts/test.sh calls this after scripts/setup.sh and before any test runs, so a CI
+# run on a brand-new machine gets every service its tests use. It must be idempotent
+# (a service already running is left alone), install what it needs with the machine's
+# ordinary package clients (apt-get, pip, npm), and export nothing: tests find a
+# service through fixed local addresses or files written under the repository.
+#
+# The tests need no service yet. Later changes add here, for example, a local
+# PostgreSQL server for Dagster's run storage and Chromium for UI screenshots.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+echo "services: none needed yet"
