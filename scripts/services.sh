@@ -9,11 +9,10 @@
 # ordinary package clients (apt-get, pip, npm), and export nothing: tests find a
 # service through fixed local addresses or files written under the repository.
 #
-# The tests need no service yet. Later changes add here, for example, a local
-# PostgreSQL server for Dagster's run storage and Chromium for UI screenshots.
+# Today: Debian's Chromium for the browser test (tests/test_browser.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-echo "services: none needed yet"
+bash scripts/install_chromium.sh

@@ -19,6 +19,13 @@ const GENERATED_NAMES = [
   "RetryPolicy",
   "job",
   "op",
+  // Schedules and sensors (emit/render/automation.ts).
+  "DefaultScheduleStatus",
+  "DefaultSensorStatus",
+  "ScheduleDefinition",
+  "SensorEvaluationContext",
+  "SensorResult",
+  "sensor",
 ];
 
 /** Every name generated code must not take: the runtime's and the module's own. */

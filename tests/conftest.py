@@ -147,5 +147,30 @@ def run_pathspec(result: Any, op: str = "op_start") -> str:
     raise AssertionError(f"no output metadata for {op}")
 
 
+def native_run(flow: Path, *args: str) -> str:
+    """`python flow.py run` in the flow's directory; returns the run pathspec."""
+    run_id_file = flow.parent / f".run-id-{uuid.uuid4().hex[:8]}"
+    run_cli(
+        [flow.name, "run", "--run-id-file", str(run_id_file), *args], cwd=flow.parent
+    )
+    flow_name = read_flow_name(flow)
+    return f"{flow_name}/{run_id_file.read_text().strip()}"
+
+
+def read_flow_name(flow: Path) -> str:
+    for line in flow.read_text().splitlines():
+        if line.startswith("class ") and "FlowSpec" in line:
+            return line.split()[1].split("(")[0]
+    raise AssertionError(f"no FlowSpec class in {flow}")
+
+
+def comparable(run: dict[str, Any]) -> dict[str, Any]:
+    """Per step: task count and the multiset of user artifacts (task ids differ)."""
+    return {
+        step: sorted(json.dumps(t["artifacts"], sort_keys=True) for t in tasks)
+        for step, tasks in run["steps"].items()
+    }
+
+
 def artifacts(run: dict[str, Any], step: str) -> list[dict[str, Any]]:
     return [t["artifacts"] for t in run["steps"][step]]

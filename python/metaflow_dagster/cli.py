@@ -53,6 +53,13 @@ def dagster(obj: Any) -> None:
     help="Add a step decorator to every step, as `python flow.py --with ...` does.",
 )
 @click.option(
+    "--workflow-timeout",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Stop a run of the job after this many seconds (measured from the Dagster "
+    "run's start); enforced by every op, no daemon needed.",
+)
+@click.option(
     "--ir-only",
     is_flag=True,
     hidden=True,
@@ -65,6 +72,7 @@ def create(
     name: str | None,
     tags: tuple[str, ...],
     decospecs: tuple[str, ...],
+    workflow_timeout: int | None,
     ir_only: bool,
 ) -> None:
     obj = ctx.obj
@@ -81,6 +89,7 @@ def create(
         tags=tags,
         regenerate=_regenerate_command(output),
         datastore_root=root_ctx.params.get("datastore_root"),
+        workflow_timeout=workflow_timeout,
     )
     if ir_only:
         write_atomically(output, json.dumps(ir, indent=2, sort_keys=True) + "\n")

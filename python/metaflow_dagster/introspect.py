@@ -11,6 +11,7 @@ import inspect
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -98,6 +99,7 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
         "retries": _retries(flow.name, node, decos),
         "withSpecs": _with_specs(flow, node),
         "environment": _environment(decos),
+        "timeoutSeconds": _timeout_seconds(decos),
         "doc": node.doc or None,
         "sourceLine": node.func_lineno,
     }
@@ -198,6 +200,7 @@ def flow_ir(
     tags: Iterable[str],
     regenerate: list[str],
     datastore_root: str | None,
+    workflow_timeout: int | None = None,
 ) -> dict[str, Any]:
     """The IR of the flow in a Metaflow CLI context object (`ctx.obj`)."""
     from metaflow.util import get_username
@@ -219,7 +222,7 @@ def flow_ir(
         "steps": steps,
         "parameters": _parameters(flow),
         "deploy": {
-            "jobName": job_name or flow.name,
+            "jobName": job_name or dagster_job_name(_project_flow_name(flow)),
             "outputFile": os.path.basename(output_file),
             "regenerate": regenerate,
             "topLevelArgs": _top_level_args(obj),
@@ -230,5 +233,146 @@ def flow_ir(
             "namespace": None,
             "owner": get_username(),
             "description": graph.doc or None,
+            "workflowTimeout": workflow_timeout,
+            "project": _project(flow),
+            "configs": _configs(flow),
         },
+        "automation": _automation(flow),
+    }
+
+
+# ---------------------------------------------------------------------------------
+# Decorators resolved at deploy time: @timeout, @project, @schedule, @trigger,
+# @trigger_on_finish and Config values. Each is read the way Metaflow's own production
+# schedulers (Argo Workflows, Step Functions) read it, after the flow was initialised.
+
+
+def _timeout_seconds(decos: Iterable[Any]) -> int | None:
+    """The effective @timeout: seconds + 60 * minutes + 3600 * hours, in seconds."""
+    for deco in decos:
+        if deco.name == "timeout":
+            secs = getattr(deco, "secs", None)
+            if not isinstance(secs, int):
+                a = deco.attributes
+                secs = (
+                    int(a["hours"]) * 3600 + int(a["minutes"]) * 60 + int(a["seconds"])
+                )
+            return secs if secs > 0 else None
+    return None
+
+
+def _flow_decorator(flow: Any, name: str) -> Any | None:
+    found = flow._flow_decorators.get(name)
+    return found[0] if found else None
+
+
+def dagster_job_name(flow_name: str) -> str:
+    """A Metaflow (project) flow name under Dagster's name rules: `[A-Za-z0-9_]+`."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", flow_name)
+
+
+def _project_flow_name(flow: Any) -> str:
+    """`<project>.<branch>.<Flow>` under @project (as Metaflow names deployments)."""
+    from metaflow import current
+
+    if _flow_decorator(flow, "project") is None:
+        return flow.name
+    return str(current.project_flow_name)
+
+
+def _project(flow: Any) -> dict[str, Any] | None:
+    from metaflow import current
+
+    if _flow_decorator(flow, "project") is None:
+        return None
+    return {
+        "name": current.project_name,
+        "branch": current.branch_name,
+        "flowName": current.project_flow_name,
+        "production": bool(current.is_production),
+        "userBranch": bool(current.is_user_branch),
+    }
+
+
+def _configs(flow: Any) -> dict[str, Any]:
+    """Config values as resolved now; every task reads them as `kv.<name>` (runtime)."""
+    from metaflow.flowspec import FlowStateItems
+
+    configs = flow._flow_state[FlowStateItems.CONFIGS] or {}
+    result = {}
+    for name, (value, plain) in sorted(configs.items()):
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise IntrospectionError(
+                f"Flow {flow.name}: the value of Config {name!r} is not "
+                f"JSON-serialisable ({exc}); it cannot be baked into the job."
+            ) from exc
+        result[name] = {"json": text, "plain": bool(plain)}
+    return result
+
+
+def _schedule(flow: Any) -> dict[str, Any] | None:
+    deco = _flow_decorator(flow, "schedule")
+    if deco is None or getattr(deco, "schedule", None) is None:
+        return None
+    return {
+        "expression": str(deco.schedule),
+        "timezone": deco.timezone,
+        "attributes": _json_safe(dict(deco.attributes)),
+    }
+
+
+def _events(flow: Any) -> dict[str, Any] | None:
+    deco = _flow_decorator(flow, "trigger")
+    if deco is None:
+        return None
+    deco.format_deploytime_value()
+    events = []
+    for event in deco.triggers:
+        parameters = event.get("parameters") or {}
+        events.append(
+            {
+                "name": str(event["name"]),
+                "parameters": {str(k): str(v) for k, v in parameters.items()},
+            }
+        )
+    return {"events": events, "options": _json_safe(dict(deco.options or {}))}
+
+
+def _on_finish(flow: Any) -> dict[str, Any] | None:
+    """Upstream flows, made @project aware like Argo Workflows does it."""
+    from metaflow import current
+
+    deco = _flow_decorator(flow, "trigger_on_finish")
+    if deco is None:
+        return None
+    deco.format_deploytime_value()
+    flows = []
+    for trigger in deco.triggers:
+        project = trigger.get("project") or current.get("project_name")
+        branch = trigger.get("branch") or current.get("branch_name")
+        if bool(project) != bool(branch):
+            raise IntrospectionError(
+                f"Flow {flow.name}: @trigger_on_finish on {trigger['flow']!r} has "
+                "incomplete project information; give both 'project' and "
+                "'project_branch', or use @project."
+            )
+        full = ".".join(v for v in (project, branch, trigger["flow"]) if v)
+        flows.append(
+            {
+                "flow": trigger["flow"],
+                "project": project or None,
+                "branch": branch or None,
+                "jobName": dagster_job_name(full),
+            }
+        )
+    return {"flows": flows, "options": _json_safe(dict(deco.options or {}))}
+
+
+def _automation(flow: Any) -> dict[str, Any]:
+    return {
+        "schedule": _schedule(flow),
+        "events": _events(flow),
+        "onFinish": _on_finish(flow),
     }

@@ -65,6 +65,8 @@ export const stepSchema = z.object({
   withSpecs: z.array(z.string()),
   // @environment variables, already converted with Python's str() (as Metaflow does).
   environment: z.record(z.string(), z.string()),
+  // The effective @timeout in seconds (seconds + 60 * minutes + 3600 * hours), if any.
+  timeoutSeconds: z.number().int().positive().nullable().default(null),
   doc: z.string().nullable(),
   sourceLine: z.number().int().nullable(),
 });
@@ -87,6 +89,50 @@ export const parameterSchema = z.object({
   separator: z.string().nullable(),
 });
 export type ParameterIR = z.infer<typeof parameterSchema>;
+
+export const projectSchema = z.object({
+  name: z.string(),
+  // e.g. `user.alice`, `test.my_branch`, `prod`, `prod.staging`.
+  branch: z.string(),
+  // `<project>.<branch>.<Flow>`: the deployment's name in Metaflow.
+  flowName: z.string(),
+  production: z.boolean(),
+  userBranch: z.boolean(),
+});
+export type ProjectIR = z.infer<typeof projectSchema>;
+
+export const automationSchema = z.object({
+  // @schedule: Metaflow's resolved `.schedule` (AWS 6-field or 5-field cron) and `.timezone`.
+  schedule: z
+    .object({
+      expression: z.string(),
+      timezone: z.string().nullable(),
+      attributes: z.record(z.string(), jsonValue),
+    })
+    .nullable(),
+  // @trigger: each event with its mapping parameter name -> payload field.
+  events: z
+    .object({
+      events: z.array(z.object({ name: z.string(), parameters: z.record(z.string(), z.string()) })),
+      options: z.record(z.string(), jsonValue),
+    })
+    .nullable(),
+  // @trigger_on_finish: upstream flows, project-aware, with their Dagster job names.
+  onFinish: z
+    .object({
+      flows: z.array(
+        z.object({
+          flow: z.string(),
+          project: z.string().nullable(),
+          branch: z.string().nullable(),
+          jobName: z.string(),
+        }),
+      ),
+      options: z.record(z.string(), jsonValue),
+    })
+    .nullable(),
+});
+export type AutomationIR = z.infer<typeof automationSchema>;
 
 export const flowIRSchema = z.object({
   irVersion: z.literal(IR_VERSION),
@@ -120,6 +166,15 @@ export const flowIRSchema = z.object({
     // The user who ran `create` (METAFLOW_OWNER for every task; user branches follow it).
     owner: z.string().nullable(),
     description: z.string().nullable(),
+    // `--workflow-timeout`: seconds a run may take, from the Dagster run's start.
+    workflowTimeout: z.number().int().positive().nullable().default(null),
+    // @project as Metaflow resolved it for this deployment (with --branch/--production).
+    project: projectSchema.nullable().default(null),
+    // Config values resolved at create time: name -> the value as JSON text (Python's
+    // json.dumps, kept as text so that 1.0 stays a float) and whether it is `plain`.
+    configs: z.record(z.string(), z.object({ json: z.string(), plain: z.boolean() })).default({}),
   }),
+  // Flow decorators that start runs: @schedule, @trigger, @trigger_on_finish.
+  automation: automationSchema.default({ schedule: null, events: null, onFinish: null }),
 });
 export type FlowIR = z.infer<typeof flowIRSchema>;

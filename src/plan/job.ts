@@ -2,43 +2,53 @@ import type { FlowIR, StepIR } from "../ir/index.js";
 import { pyIdent } from "../emit/printer/index.js";
 import { CompileError } from "../validate/index.js";
 import { planConfig } from "./config.js";
+import { FlowGraph } from "./graph.js";
 import { planRetry } from "./retry.js";
-import type { JobArg, JobNode, JobPlan, OpInput, OpPlan } from "./types.js";
+import type { JobPlan, OpInput, OpKind, OpPlan, StepFacts } from "./types.js";
+import { branchName, Wiring, type Names } from "./wiring.js";
 
 /** The innermost foreach a step runs inside (its body), or null at the top level. */
 export function enclosingForeach(ir: FlowIR, step: StepIR): string | null {
-  const byName = new Map(ir.steps.map((s) => [s.name, s]));
-  for (let i = step.splitParents.length - 1; i >= 0; i--) {
-    const parent = byName.get(step.splitParents[i] ?? "");
-    if (parent?.type === "foreach" && parent.matchingJoin !== step.name) return parent.name;
-  }
-  return null;
+  const stack = new FlowGraph(ir).stack(step);
+  return stack[stack.length - 1] ?? null;
 }
 
-function opDocstring(ir: FlowIR, step: StepIR): string {
+function opDocstring(ir: FlowIR, step: StepIR, graph: FlowGraph): string {
   const parts: string[] = [];
-  if (step.type === "foreach") parts.push(`foreach over ${step.foreachParam ?? "?"}`);
+  if (step.type === "foreach") {
+    parts.push(step.numParallel > 0 ? `${step.numParallel} parallel tasks` : `foreach over ${step.foreachParam ?? "?"}`);
+  }
   if (step.type === "split") parts.push(`splits into ${step.next.join(", ")}`);
   if (step.type === "join") parts.push(`joins ${step.inFuncs.join(", ")}`);
+  if (graph.isLoop(step)) parts.push(`loops on ${step.switchCondition ?? "?"}`);
+  else if (graph.isSwitch(step)) parts.push(`switch on ${step.switchCondition ?? "?"}`);
   const decos = step.decorators.map((d) => `@${d.name}`);
   if (decos.length > 0) parts.push(decos.join(" "));
   const tail = parts.length > 0 ? ` (${parts.join("; ")})` : "";
   return `Metaflow step ${step.name} of ${ir.flow.name}${tail}.`;
 }
 
+function opKind(graph: FlowGraph, step: StepIR): OpKind {
+  if (graph.isSwitch(step)) return "switch";
+  if (graph.isForeach(step) && graph.depth(step) === 0) return "foreach";
+  return "step";
+}
+
+/** Output names of a switch: one per branch target (never itself: loops stay inside). */
+function branches(step: StepIR): [string, string][] {
+  const targets = [...new Set(step.next)].filter((t) => t !== step.name);
+  // One way out (a loop's exit): Dagster's single default output.
+  if (targets.length === 1) return targets.map((t) => ["result", t]);
+  return targets.map((t) => [branchName(t), t]);
+}
+
 /**
- * Plan the job: one op per step, wired like the flow's graph. Foreach bodies become a
- * local function mapped over the foreach's dynamic output, then collected for the join.
+ * Plan the job: one op per step, wired like the flow's graph (see wiring.ts for how
+ * foreach bodies, nested foreaches and switches become Dagster mappings and fan-ins).
  */
 export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
-  const byName = new Map(ir.steps.map((s) => [s.name, s]));
+  const graph = new FlowGraph(ir);
   const reserved = new Set(moduleNames);
-  const opFn = new Map<string, string>();
-  for (const step of ir.steps) {
-    const fn = `op_${pyIdent(step.name, new Set())}`;
-    opFn.set(step.name, fn);
-    reserved.add(fn);
-  }
   const jobAttr = ir.flow.name;
   if (reserved.has(jobAttr)) {
     throw new CompileError([
@@ -48,86 +58,90 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     ]);
   }
   reserved.add(jobAttr);
+  const claim = (wanted: string): string => {
+    const name = pyIdent(wanted, reserved);
+    reserved.add(name);
+    return name;
+  };
+  const opFn = new Map<string, string>();
+  for (const step of ir.steps) opFn.set(step.name, `op_${pyIdent(step.name, new Set())}`);
+  for (const fn of opFn.values()) reserved.add(fn);
   const config = planConfig(ir, reserved);
   if (config !== null) reserved.add(config.className);
-  const eachFn = new Map<string, string>();
-  const resultsVar = new Map<string, string>();
+
+  const names: Names = {
+    op: (step) => opFn.get(step) ?? "",
+    splitsOp: memo((step) => claim(`op_${step}_splits`)),
+    inputsOp: memo((step) => claim(`op_${step}_inputs`)),
+    each: memo((segment) => claim(`each_${segment.replace(/^\w+:/, "")}`)),
+    results: memo((step) => claim(`${step}_results`)),
+    source: memo((segment) => claim(segment.startsWith("body:") ? `${segment.slice(5)}_splits` : `${segment.slice(7)}_inputs`)),
+    local: (step) => pyIdent(step, reserved),
+  };
+  // Every helper name is claimed before any local variable name is derived.
   for (const step of ir.steps) {
-    if (step.type !== "foreach") continue;
-    const fn = pyIdent(`each_${step.name}`, reserved);
-    eachFn.set(step.name, fn);
-    reserved.add(fn);
-    const results = pyIdent(`${step.name}_results`, reserved);
-    resultsVar.set(step.name, results);
-    reserved.add(results);
-  }
-  const local = (name: string): string => pyIdent(name, reserved);
-
-  const ops: OpPlan[] = ir.steps.map((step) => {
-    const parentIsForeach = step.inFuncs.some((p) => byName.get(p)?.type === "foreach");
-    const matchingSplit = byName.get(step.splitParents[step.splitParents.length - 1] ?? "");
-    const foreachJoin = step.type === "join" && matchingSplit?.type === "foreach";
-    const inputs: OpInput[] =
-      step.name === ir.flow.startStep
-        ? []
-        : step.inFuncs.map((from) => ({ name: local(from), from, fanIn: foreachJoin }));
-    return {
-      step,
-      fn: opFn.get(step.name) ?? "",
-      output: step.type === "foreach" ? "dynamic" : "single",
-      inputs,
-      takesConfig: step.name === ir.flow.startStep && config !== null,
-      retry: planRetry(step),
-      split: parentIsForeach && !foreachJoin,
-      foreachJoin,
-      docstring: opDocstring(ir, step),
-    };
-  });
-  const opByStep = new Map(ops.map((op) => [op.step.name, op]));
-
-  // Scope of each step: the foreach whose body it is in (null: top level).
-  const scopeOf = new Map(ir.steps.map((s) => [s.name, enclosingForeach(ir, s)]));
-  const build = (scope: string | null): JobNode[] => {
-    const nodes: JobNode[] = [];
-    for (const step of ir.steps) {
-      if (scopeOf.get(step.name) !== scope) continue;
-      const op = opByStep.get(step.name);
-      if (op === undefined) continue;
-      const args: JobArg[] = op.inputs.map((input) => {
-        const source = byName.get(input.from);
-        if (input.fanIn && source !== undefined) {
-          const foreach = enclosingForeach(ir, source) ?? input.from;
-          const fanned = source.type === "foreach" ? null : (eachFn.get(foreach) ?? null);
-          const results = resultsVar.get(foreach) ?? "";
-          return { kind: "collect", source: local(foreach), fn: fanned, results };
-        }
-        return { kind: "var", name: local(input.from) };
-      });
-      nodes.push({ kind: "call", target: local(step.name), op, args });
-      if (step.type === "foreach") {
-        const body = build(step.name);
-        const lastCall = [...body].reverse().find((n) => n.kind === "call");
-        const join = step.matchingJoin === null ? undefined : byName.get(step.matchingJoin);
-        const last = join?.inFuncs[0];
-        nodes.push({
-          kind: "foreach",
-          source: local(step.name),
-          fn: eachFn.get(step.name) ?? "",
-          param: local(step.name),
-          body,
-          result: lastCall === undefined || last === undefined ? null : local(last),
-        });
+    const segment = graph.segment(step);
+    if (segment !== null) {
+      names.each(segment);
+      if (segment.startsWith("inputs:") || graph.depth(graph.step(segment.slice(5))) > 0) {
+        names.source(segment);
       }
     }
-    return nodes;
-  };
+    if (graph.isForeach(step) && graph.depth(step) > 0) names.splitsOp(step.name);
+    if (segment === `inputs:${step.name}`) names.inputsOp(step.name);
+    names.results(step.name);
+  }
 
-  return {
-    flowName: ir.flow.name,
-    jobName: ir.deploy.jobName,
-    jobAttr,
-    ops,
-    body: build(null),
-    config,
+  const wiring = new Wiring(graph, names);
+  const body = wiring.build();
+  const ops: OpPlan[] = [];
+  for (const step of ir.steps) {
+    const kind = opKind(graph, step);
+    ops.push({
+      kind,
+      step,
+      fn: names.op(step.name),
+      inputs: wiring.inputsOf(step),
+      branches: kind === "switch" ? branches(step) : [],
+      takesConfig: step.name === ir.flow.startStep && config !== null,
+      mapped: graph.segment(step) !== null,
+      retry: planRetry(step),
+      docstring: opDocstring(ir, step, graph),
+    });
+    if (graph.isForeach(step) && graph.depth(step) > 0) {
+      ops.push(helperOp("splits", step, names.splitsOp(step.name), [{ name: names.local(step.name), list: true }], ir));
+    }
+    if (graph.segment(step) === `inputs:${step.name}`) {
+      const inputs: OpInput[] = graph.inputsOf(step).map((p) => ({ name: names.local(p), list: true }));
+      ops.push(helperOp("regroup", step, names.inputsOp(step.name), inputs, ir));
+    }
+  }
+  const facts: StepFacts[] = ir.steps.map((step) => ({
+    step,
+    split: graph.inputsOf(step).some((p) => graph.isForeach(graph.step(p)) && graph.step(p).matchingJoin !== step.name),
+    foreachJoin: graph.closedForeach(step) !== null,
+    branches: graph.isSwitch(step) ? branches(step) : [],
+    loop: graph.isLoop(step),
+    mapped: graph.segment(step) !== null,
+  }));
+  return { flowName: ir.flow.name, jobName: ir.deploy.jobName, jobAttr, ops, facts, body, config };
+}
+
+function helperOp(kind: "splits" | "regroup", step: StepIR, fn: string, inputs: OpInput[], ir: FlowIR): OpPlan {
+  const what =
+    kind === "splits"
+      ? `Splits of the nested foreach ${step.name} of ${ir.flow.name}, one per (outer, inner) index.`
+      : `Inputs of step ${step.name} of ${ir.flow.name}, grouped per foreach split.`;
+  return { kind, step, fn, inputs, branches: [], takesConfig: false, mapped: false, retry: null, docstring: what };
+}
+
+function memo(fn: (key: string) => string): (key: string) => string {
+  const cache = new Map<string, string>();
+  return (key) => {
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const value = fn(key);
+    cache.set(key, value);
+    return value;
   };
 }

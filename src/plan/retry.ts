@@ -9,7 +9,8 @@ function retryDelaySeconds(step: StepIR): number {
   const retry = step.decorators.find((d) => d.name === "retry");
   const minutes = retry?.attributes["minutes_between_retries"];
   const value = typeof minutes === "number" ? minutes : Number(minutes ?? 0);
-  return Number.isFinite(value) && value > 0 ? value * 60 : 0;
+  // Rounded to milliseconds: 0.1 minutes is 6 seconds, not 6.000000000000001.
+  return Number.isFinite(value) && value > 0 ? Math.round(value * 60_000) / 1000 : 0;
 }
 
 /**

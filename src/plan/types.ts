@@ -1,13 +1,10 @@
 import type { ParameterIR, StepIR } from "../ir/index.js";
 
-/** One Dagster input of an op: the output of an upstream step (a list when fanned in). */
+/** One Dagster input of an op: a path (`str`) or a list of paths (fan-in). */
 export interface OpInput {
   /** The Python parameter (and Dagster input) name. */
   name: string;
-  /** The upstream Metaflow step. */
-  from: string;
-  /** A list of upstream outputs (foreach join), in split order at run time. */
-  fanIn: boolean;
+  list: boolean;
 }
 
 export interface RetryPlan {
@@ -15,49 +12,72 @@ export interface RetryPlan {
   delaySeconds: number;
 }
 
-/** One Dagster op per Metaflow step. */
+/**
+ * How an op runs, i.e. which runtime entry point it calls:
+ * - `step`: one task, one output (`run_step`);
+ * - `foreach`: a top-level foreach: one task, then one dynamic output per split (`fan_out`);
+ * - `switch`: one task (or one per loop iteration), then only the chosen branch's output;
+ * - `splits`: helper op re-splitting a nested foreach over composite keys (`split_again`);
+ * - `regroup`: helper op grouping collected paths by split for one step (`regroup`).
+ */
+export type OpKind = "step" | "foreach" | "switch" | "splits" | "regroup";
+
 export interface OpPlan {
+  kind: OpKind;
+  /** The Metaflow step this op runs, or (helper ops) feeds. */
   step: StepIR;
   /** Function and Dagster op name. */
   fn: string;
-  /** `fan_out` (dynamic output per foreach split) or `run_step` (one output). */
-  output: "single" | "dynamic";
   inputs: OpInput[];
+  /** Switch ops: one optional output per branch target: [output name, target step]. */
+  branches: [string, string][];
   /** The start op takes the flow's parameters as its config. */
   takesConfig: boolean;
+  /** Runs once per foreach split (inside a `.map()`): switches then emit every branch. */
+  mapped: boolean;
   retry: RetryPlan | null;
-  /** Directly after a foreach: the task's split index comes from its mapping key. */
-  split: boolean;
-  /** Foreach join: runtime orders inputs by split index. */
-  foreachJoin: boolean;
   docstring: string;
 }
 
-/** A statement of the job body. */
-export type JobNode =
-  | { kind: "call"; target: string; op: OpPlan; args: JobArg[] }
-  | {
-      kind: "foreach";
-      /** The foreach step's dynamic output variable. */
-      source: string;
-      /** Local function that wires one split's body. */
-      fn: string;
-      param: string;
-      body: JobNode[];
-      /** Variable holding the body's last output, returned by `fn` (null: empty body). */
-      result: string | null;
-    };
+/** Facts the runtime needs per step, baked into the FLOW literal. */
+export interface StepFacts {
+  step: StepIR;
+  /** Directly after a foreach: the task gets `--split-index` from its mapping key. */
+  split: boolean;
+  foreachJoin: boolean;
+  /** Switch: target step -> op output name. */
+  branches: [string, string][];
+  loop: boolean;
+  mapped: boolean;
+}
 
-/** An argument in the job body: a variable, or the collected results of a foreach. */
+/** An argument in the job body. */
 export type JobArg =
   | { kind: "var"; name: string }
+  | { kind: "attr"; name: string; attr: string }
+  | { kind: "list"; items: JobArg[] }
   | {
       kind: "collect";
+      /** `source.map(fn).collect()` inline, or `results.collect()` of an assigned map. */
       source: string;
       fn: string | null;
-      /** Variable for `source.map(fn)` when the one-line form is too wide to print. */
       results: string;
+      /** True when `results` was assigned by a map statement (several exits). */
+      assigned: boolean;
     };
+
+/** A statement of the job body. */
+export type JobNode =
+  | { kind: "call"; target: string | null; fn: string; args: JobArg[] }
+  | {
+      kind: "def";
+      fn: string;
+      param: string;
+      paramType: "str" | "list[str]";
+      body: JobNode[];
+      returns: string[];
+    }
+  | { kind: "map"; targets: string[]; source: string; fn: string };
 
 export interface ConfigPlan {
   className: string;
@@ -70,6 +90,7 @@ export interface JobPlan {
   /** Module attribute holding the job: the flow class name. */
   jobAttr: string;
   ops: OpPlan[];
+  facts: StepFacts[];
   body: JobNode[];
   config: ConfigPlan | null;
 }

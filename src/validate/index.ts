@@ -1,6 +1,7 @@
 import type { FlowIR } from "../ir/index.js";
 import { CompileError, type Problem } from "./errors.js";
 import { checkDecorators } from "./decorators.js";
+import { checkDecoratorPolicy } from "./decorators_policy.js";
 import { checkGraph } from "./graph.js";
 import { checkNames } from "./names.js";
 
@@ -9,5 +10,6 @@ export { CompileError, describeProblem, type Problem } from "./errors.js";
 /** Every compile-time check; throws one CompileError listing all problems found. */
 export function validate(ir: FlowIR): void {
   const problems: Problem[] = [...checkGraph(ir), ...checkDecorators(ir), ...checkNames(ir)];
+  problems.push(...checkDecoratorPolicy(ir));
   if (problems.length > 0) throw new CompileError(problems);
 }

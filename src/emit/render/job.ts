@@ -1,27 +1,57 @@
 import type { FlowIR } from "../../ir/index.js";
 import type { JobArg, JobNode, JobPlan } from "../../plan/types.js";
 import { pyCall, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
+import { jobTags, renderAutomation } from "./automation.js";
 import { assignment, defHeader } from "./layout.js";
 
-function argText(arg: JobArg, split: boolean): string {
-  if (arg.kind === "var") return arg.name;
-  if (arg.fn === null) return `${arg.source}.collect()`;
-  return split ? `${arg.results}.collect()` : `${arg.source}.map(${arg.fn}).collect()`;
+const WIDTH = 88;
+
+function argValue(arg: JobArg, split: boolean): PyValue {
+  switch (arg.kind) {
+    case "var":
+      return pyRaw(arg.name);
+    case "attr":
+      return pyRaw(`${arg.name}.${arg.attr}`);
+    case "list":
+      return arg.items.map((item) => argValue(item, split));
+    case "collect":
+      if (arg.fn === null || split) return pyRaw(`${arg.results}.collect()`);
+      return pyRaw(`${arg.source}.map(${arg.fn}).collect()`);
+  }
+}
+
+// Variables the job body reads: only those are assigned (ruff's F841 otherwise).
+function usedNames(nodes: readonly JobNode[], into = new Set<string>()): Set<string> {
+  const visit = (arg: JobArg): void => {
+    if (arg.kind === "var" || arg.kind === "attr") into.add(arg.name);
+    else if (arg.kind === "list") arg.items.forEach(visit);
+    else into.add(arg.fn === null ? arg.results : arg.source);
+  };
+  for (const node of nodes) {
+    if (node.kind === "call") node.args.forEach(visit);
+    else if (node.kind === "map") into.add(node.source);
+    else {
+      node.returns.forEach((r) => into.add(r));
+      usedNames(node.body, into);
+    }
+  }
+  return into;
+}
+
+function fits(text: string, indent: string): boolean {
+  return text.split("\n").every((l, i) => (i === 0 ? indent.length : 0) + l.length <= WIDTH);
 }
 
 // `x.map(f).collect()` is a call chain ruff would break; when the one-line form is too
 // wide, map first into a variable of its own and collect that.
 function renderCall(node: Extract<JobNode, { kind: "call" }>, w: Writer, used: ReadonlySet<string>): void {
-  const target = used.has(node.target) ? node.target : null;
-  const line = (split: boolean): string => {
-    const expr = pyCall(node.op.fn, node.args.map((a) => pyRaw(argText(a, split))), []);
-    return target !== null
-      ? assignment(target, node.op.fn, expr, w.currentIndent)
-      : pyLiteral(expr, { indent: w.currentIndent });
+  const target = node.target !== null && used.has(node.target) ? node.target : null;
+  const text = (split: boolean): string => {
+    const expr = pyCall(node.fn, node.args.map((a) => argValue(a, split)), []);
+    return target !== null ? assignment(target, node.fn, expr, w.currentIndent) : pyLiteral(expr, { indent: w.currentIndent });
   };
-  const oneLine = line(false);
-  const fits = oneLine.split("\n").every((l, i) => (i === 0 ? w.currentIndent.length : 0) + l.length <= 88);
-  if (fits) {
+  const oneLine = text(false);
+  if (fits(oneLine, w.currentIndent)) {
     w.line(oneLine);
     return;
   }
@@ -31,35 +61,25 @@ function renderCall(node: Extract<JobNode, { kind: "call" }>, w: Writer, used: R
       w.line(assignment(arg.results, `${arg.source}.map`, mapped, w.currentIndent));
     }
   }
-  w.line(line(true));
-}
-
-// Variables the job body reads: only those are assigned (ruff's F841 otherwise).
-function usedNames(nodes: readonly JobNode[], into = new Set<string>()): Set<string> {
-  for (const node of nodes) {
-    if (node.kind === "call") {
-      for (const arg of node.args) into.add(arg.kind === "var" ? arg.name : arg.source);
-    } else {
-      into.add(node.source);
-      if (node.result !== null) into.add(node.result);
-      usedNames(node.body, into);
-    }
-  }
-  return into;
+  w.line(text(true));
 }
 
 function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<string>): void {
   for (const node of nodes) {
     if (node.kind === "call") {
       renderCall(node, w, used);
-    } else if (node.result !== null) {
-      const result = node.result;
+    } else if (node.kind === "def") {
+      const returns = node.returns.length === 1 ? "str" : `tuple[${node.returns.map(() => "str").join(", ")}]`;
       w.blank();
-      w.block(defHeader(node.fn, [`${node.param}: str`], "str", w.currentIndent), () => {
+      w.block(defHeader(node.fn, [`${node.param}: ${node.paramType}`], returns, w.currentIndent), () => {
         renderNodes(node.body, w, used);
-        w.line(`return ${result}`);
+        w.line(`return ${node.returns.join(", ")}`);
       });
       w.blank();
+    } else {
+      const mapped = pyCall(`${node.source}.map`, [pyRaw(node.fn)], []);
+      const targets = node.targets.join(", ");
+      w.line(assignment(targets, `${node.source}.map`, mapped, w.currentIndent));
     }
   }
 }
@@ -68,13 +88,12 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
 export function renderJob(ir: FlowIR, plan: JobPlan, w: Writer): void {
   const kwargs: [string, PyValue][] = [["name", plan.jobName]];
   if (ir.deploy.description !== null) kwargs.push(["description", ir.deploy.description]);
-  const tags: Record<string, PyValue> = { "metaflow/flow": ir.flow.name };
+  const tags: Record<string, PyValue> = { "metaflow/flow": ir.flow.name, ...jobTags(ir) };
   kwargs.push(["tags", tags]);
   w.line("@" + pyLiteral(pyCall("job", [], kwargs), { indent: w.currentIndent, prefixWidth: 1 }));
   w.block(`def ${plan.jobAttr}() -> None:`, () => {
     w.line(`"""Metaflow flow ${plan.flowName}, one op per step."""`);
     renderNodes(plan.body, w, usedNames(plan.body));
   });
-  w.blank(2);
-  w.line(`defs = Definitions(jobs=[${plan.jobAttr}])`);
+  renderAutomation(ir, plan, w);
 }

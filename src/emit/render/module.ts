@@ -3,17 +3,20 @@ import type { JobPlan } from "../../plan/types.js";
 import { Writer } from "../printer/index.js";
 import type { RuntimeParts } from "../runtime.js";
 import { parseImports, renderImports } from "../imports.js";
+import { automationImports } from "./automation.js";
 import { renderConfig } from "./config.js";
 import { renderFlowInfo } from "./flow.js";
 import { renderJob } from "./job.js";
 import { renderOps } from "./ops.js";
 
 // The generated code's own imports, merged with the runtime's into one sorted block.
-function importBlock(plan: JobPlan, runtime: RuntimeParts): string[] {
-  const dagster = ["Definitions", "In", "Out", "job", "op"];
-  if (plan.ops.some((op) => op.output === "dynamic")) dagster.push("DynamicOut");
+function importBlock(plan: JobPlan, runtime: RuntimeParts, ir: FlowIR): string[] {
+  const dagster = ["Definitions", "Out", "job", "op"];
+  if (plan.ops.some((op) => op.inputs.length > 0)) dagster.push("In");
+  if (plan.ops.some((op) => ["foreach", "splits", "regroup"].includes(op.kind))) dagster.push("DynamicOut");
   if (plan.ops.some((op) => op.retry !== null)) dagster.push("RetryPolicy");
   if (plan.config !== null) dagster.push("Config");
+  dagster.push(...automationImports(ir));
   const own = [`from dagster import ${dagster.join(", ")}`];
   if (plan.config !== null) own.push("from pydantic import Field");
   const merged = parseImports(runtime.imports);
@@ -43,7 +46,7 @@ export function renderModule(ir: FlowIR, plan: JobPlan, runtime: RuntimeParts): 
   const w = new Writer();
   header(ir, w);
   w.blank();
-  for (const line of importBlock(plan, runtime)) w.line(line);
+  for (const line of importBlock(plan, runtime, ir)) w.line(line);
   w.blank();
   w.line(
     `# ---- runtime: metaflow_dagster/runtime.py ${ir.generator.version}, copied verbatim; do not edit ----`,

@@ -1,16 +1,53 @@
 import type { JobPlan, OpPlan } from "../../plan/types.js";
 import { pyCall, pyFloat, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
+import { opTagsKwargs } from "./decorators.js";
 import { defHeader } from "./layout.js";
 import { docSafe } from "./module.js";
+
+const OUT: Record<OpPlan["kind"], string> = {
+  step: "Out(str)",
+  foreach: "DynamicOut(str)",
+  switch: "",
+  splits: "DynamicOut(str)",
+  regroup: "DynamicOut(list[str])",
+};
+
+const RETURNS: Record<OpPlan["kind"], string> = {
+  step: "str",
+  foreach: "Iterator[DynamicOutput[str]]",
+  switch: "Iterator[Output[str]]",
+  splits: "Iterator[DynamicOutput[str]]",
+  regroup: "Iterator[DynamicOutput[list[str]]]",
+};
+
+const RUNTIME_CALL: Record<OpPlan["kind"], string> = {
+  step: "run_step",
+  foreach: "fan_out",
+  switch: "run_switch",
+  splits: "split_again",
+  regroup: "regroup",
+};
 
 function decorator(op: OpPlan): PyValue {
   const kwargs: [string, PyValue][] = [];
   if (op.inputs.length > 0) {
     const ins: Record<string, PyValue> = {};
-    for (const input of op.inputs) ins[input.name] = pyRaw(input.fanIn ? "In(list[str])" : "In(str)");
+    for (const input of op.inputs) ins[input.name] = pyRaw(input.list ? "In(list[str])" : "In(str)");
     kwargs.push(["ins", ins]);
   }
-  kwargs.push(["out", pyRaw(op.output === "dynamic" ? "DynamicOut(str)" : "Out(str)")]);
+  if (op.kind === "switch") {
+    const outs: Record<string, PyValue> = {};
+    // At the top level an untaken branch is skipped; inside a foreach body every branch
+    // gets an output (untaken ones a marker), as Dagster cannot fan in there.
+    const out = op.mapped ? "Out(str)" : "Out(str, is_required=False)";
+    if (op.branches.length === 1) kwargs.push(["out", pyRaw(out)]);
+    else {
+      for (const [name] of op.branches) outs[name] = pyRaw(out);
+      kwargs.push(["out", outs]);
+    }
+  } else {
+    kwargs.push(["out", pyRaw(OUT[op.kind])]);
+  }
   if (op.retry !== null) {
     const policy: [string, PyValue][] = [["max_retries", op.retry.maxRetries]];
     if (op.retry.delaySeconds > 0) {
@@ -19,26 +56,40 @@ function decorator(op: OpPlan): PyValue {
     }
     kwargs.push(["retry_policy", pyCall("RetryPolicy", [], policy)]);
   }
+  kwargs.push(...opTagsKwargs(op.step));
   return pyCall("op", [], kwargs);
 }
 
 function signature(op: OpPlan, plan: JobPlan): string[] {
   const params = ["context: OpExecutionContext"];
   if (op.takesConfig && plan.config !== null) params.push(`config: ${plan.config.className}`);
-  for (const input of op.inputs) params.push(`${input.name}: ${input.fanIn ? "list[str]" : "str"}`);
+  for (const input of op.inputs) params.push(`${input.name}: ${input.list ? "list[str]" : "str"}`);
   return params;
 }
 
+const GUARD = "started";
+
+// The inputs argument: one list of input paths (a list of lists for `regroup`).
+function inputsArg(op: OpPlan): PyValue | null {
+  const real = op.inputs.filter((i) => i.name !== GUARD);
+  if (real.length === 0) return null;
+  if (op.kind === "regroup") return real.map((i) => pyRaw(i.name));
+  const [only] = real;
+  if (real.length === 1 && only !== undefined && only.list) return pyRaw(only.name);
+  if (real.every((i) => !i.list)) return real.map((i) => pyRaw(i.name));
+  return pyRaw(`[${real.map((i) => (i.list ? `*${i.name}` : i.name)).join(", ")}]`);
+}
+
 function call(op: OpPlan, plan: JobPlan): PyValue {
-  const inputs = op.inputs.map((i) => i.name);
   const args: PyValue[] = [pyRaw("context"), pyRaw("FLOW"), op.step.name];
-  if (inputs.length === 1 && op.inputs[0]?.fanIn === true) args.push(pyRaw(inputs[0] ?? ""));
-  else if (inputs.length > 0) args.push(inputs.map((name) => pyRaw(name)));
+  const inputs = inputsArg(op);
+  if (inputs !== null) args.push(inputs);
   const kwargs: [string, PyValue][] = [];
   if (op.takesConfig && plan.config !== null) {
     kwargs.push(["params", pyRaw("config.model_dump(by_alias=True)")]);
   }
-  return pyCall(op.output === "dynamic" ? "fan_out" : "run_step", args, kwargs);
+  if (op.inputs.some((i) => i.name === GUARD)) kwargs.push(["guard", pyRaw(GUARD)]);
+  return pyCall(RUNTIME_CALL[op.kind], args, kwargs);
 }
 
 /** One op per step: a decorator, a typed signature and one call into the runtime. */
@@ -46,11 +97,11 @@ export function renderOps(plan: JobPlan, w: Writer): void {
   for (const op of plan.ops) {
     w.blank(2);
     w.line("@" + pyLiteral(decorator(op), { indent: w.currentIndent, prefixWidth: 1 }));
-    const returns = op.output === "dynamic" ? "Iterator[DynamicOutput[str]]" : "str";
+    const returns = RETURNS[op.kind];
     w.line(defHeader(op.fn, signature(op, plan), returns, w.currentIndent));
     w.indent(() => {
       w.line(`"""${docSafe(op.docstring)}"""`);
-      const keyword = op.output === "dynamic" ? "yield from " : "return ";
+      const keyword = op.kind === "step" ? "return " : "yield from ";
       w.line(keyword + pyLiteral(call(op, plan), { indent: w.currentIndent, prefixWidth: keyword.length }));
     });
   }

@@ -1,0 +1,72 @@
+"""A small flow to look at in the Dagster UI: parameters, a split/join and a foreach.
+
+    python ui_demo_flow.py dagster create ui_demo_flow_dagster.py
+    dagster dev -f ui_demo_flow_dagster.py
+
+The job graph shows both shapes: `start` splits into `count_words` and `shout`;
+`count_words` fans out over the words (`measure`, one op per word) and fans back in
+(`collect`); `join` meets both branches before `end`.
+"""
+
+from metaflow import FlowSpec, Parameter, step
+
+
+class UiDemoFlow(FlowSpec):
+    """Greets, counts the words of a sentence in parallel, then puts it all together."""
+
+    sentence = Parameter(
+        "sentence",
+        help="The sentence whose words are measured, one foreach task per word.",
+        default="hello dagster",
+    )
+    repeat = Parameter(
+        "repeat",
+        help="How many times the greeting is repeated.",
+        default=2,
+    )
+
+    @step
+    def start(self):
+        self.words = self.sentence.split()
+        print(f"start: {len(self.words)} words in {self.sentence!r}")
+        self.next(self.count_words, self.shout)
+
+    @step
+    def count_words(self):
+        print(f"count_words: fanning out over {self.words}")
+        self.next(self.measure, foreach="words")
+
+    @step
+    def measure(self):
+        self.word = self.input
+        self.length = len(self.word)
+        print(f"measure: {self.word!r} has {self.length} letters")
+        self.next(self.collect)
+
+    @step
+    def collect(self, inputs):
+        self.lengths = {i.word: i.length for i in inputs}
+        print(f"collect: {self.lengths}")
+        self.next(self.join)
+
+    @step
+    def shout(self):
+        self.greeting = " ".join(["HELLO"] * self.repeat)
+        print(f"shout: {self.greeting}")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.lengths = inputs.collect.lengths
+        self.greeting = inputs.shout.greeting
+        print(f"join: {self.greeting} / {self.lengths}")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        total = sum(self.lengths.values())
+        print(f"end: {total} letters in {len(self.lengths)} words")
+
+
+if __name__ == "__main__":
+    UiDemoFlow()

@@ -1,0 +1,37 @@
+// Decorator facts the runtime needs, as keyword arguments of the FLOW literal's
+// StepInfo/FlowInfo calls and of the op decorator. Kept apart from the graph renderers.
+import type { FlowIR, StepIR } from "../../ir/index.js";
+import { opTags } from "../../plan/tags.js";
+import { resolveEventMappings } from "../../plan/triggers.js";
+import { pyTuple, type PyValue } from "../printer/index.js";
+
+/** StepInfo keywords: the effective @timeout (the op enforces it). */
+export function stepInfoDecoratorKwargs(step: StepIR): [string, PyValue][] {
+  return step.timeoutSeconds !== null ? [["timeout", step.timeoutSeconds]] : [];
+}
+
+/** FlowInfo keywords: workflow timeout, Config values and trigger facts. */
+export function flowInfoDecoratorKwargs(ir: FlowIR): [string, PyValue][] {
+  const kwargs: [string, PyValue][] = [];
+  if (ir.deploy.workflowTimeout !== null) kwargs.push(["workflow_timeout", ir.deploy.workflowTimeout]);
+  const configs = Object.entries(ir.deploy.configs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (configs.length > 0) {
+    kwargs.push(["configs", Object.fromEntries(configs.map(([name, c]) => [name, pyTuple([c.json, c.plain])]))]);
+  }
+  const onFinish = ir.automation.onFinish;
+  if (onFinish !== null) kwargs.push(["trigger_on_finish", pyTuple(onFinish.flows.map((f) => f.jobName))]);
+  if (ir.automation.events !== null) {
+    const events = resolveEventMappings(ir).events;
+    kwargs.push([
+      "trigger_events",
+      Object.fromEntries(events.map((e) => [e.name, Object.fromEntries(e.parameters)])),
+    ]);
+  }
+  return kwargs;
+}
+
+/** The op decorator's `tags=` keyword (@resources, @timeout), if the step has any. */
+export function opTagsKwargs(step: StepIR): [string, PyValue][] {
+  const tags = opTags(step);
+  return tags === null ? [] : [["tags", tags]];
+}

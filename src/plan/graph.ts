@@ -1,0 +1,92 @@
+import type { FlowIR, StepIR } from "../ir/index.js";
+
+/**
+ * Facts about the flow's graph the planner needs, computed once. A "segment" is a run
+ * of steps that execute once per foreach split inside one Dagster `.map()`; Dagster
+ * cannot nest dynamic mappings, so every segment maps over a top-level dynamic source.
+ */
+export class FlowGraph {
+  readonly byName: ReadonlyMap<string, StepIR>;
+  private readonly stacks = new Map<string, readonly string[]>();
+  private readonly entries = new Map<string, string | null>();
+
+  constructor(readonly ir: FlowIR) {
+    this.byName = new Map(ir.steps.map((s) => [s.name, s]));
+  }
+
+  step(name: string): StepIR {
+    const step = this.byName.get(name);
+    if (step === undefined) throw new Error(`unknown step ${name}`);
+    return step;
+  }
+
+  /** A foreach that fans out into Dagster dynamic outputs (`num_parallel` does not). */
+  isForeach(step: StepIR): boolean {
+    return step.type === "foreach" && step.numParallel === 0;
+  }
+
+  isSwitch(step: StepIR): boolean {
+    return step.type === "split-switch";
+  }
+
+  /** A switch that can choose itself again: a loop, each iteration its own task. */
+  isLoop(step: StepIR): boolean {
+    return this.isSwitch(step) && step.next.includes(step.name);
+  }
+
+  /** The join that closes a foreach (its inputs are that foreach's splits). */
+  closedForeach(step: StepIR): StepIR | null {
+    if (step.type !== "join") return null;
+    const parent = this.byName.get(step.splitParents[step.splitParents.length - 1] ?? "");
+    return parent !== undefined && parent.type === "foreach" ? parent : null;
+  }
+
+  /** Enclosing foreaches still open at this step, outermost first. */
+  stack(step: StepIR): readonly string[] {
+    const cached = this.stacks.get(step.name);
+    if (cached !== undefined) return cached;
+    const open = step.splitParents.filter((p) => {
+      const parent = this.byName.get(p);
+      return parent !== undefined && this.isForeach(parent) && parent.matchingJoin !== step.name;
+    });
+    this.stacks.set(step.name, open);
+    return open;
+  }
+
+  depth(step: StepIR): number {
+    return this.stack(step).length;
+  }
+
+  /** Steps that feed this one (the start step's input is the run's parameters). */
+  inputsOf(step: StepIR): string[] {
+    return step.name === this.ir.flow.startStep ? [] : step.inFuncs.filter((p) => p !== step.name);
+  }
+
+  /**
+   * The segment a step runs in: `body:<foreach>` when a foreach's split starts it, or
+   * `inputs:<step>` when the step needs its inputs regrouped per split (a nested foreach
+   * join, or a step whose inputs come from different segments). Null at the top level.
+   */
+  segment(step: StepIR): string | null {
+    if (this.entries.has(step.name)) return this.entries.get(step.name) ?? null;
+    let result: string | null = null;
+    if (this.depth(step) > 0) {
+      const innermost = this.stack(step)[this.depth(step) - 1] ?? "";
+      const inputs = this.inputsOf(step);
+      if (inputs.includes(innermost)) {
+        result = `body:${innermost}`;
+      } else if (this.closedForeach(step) !== null) {
+        result = `inputs:${step.name}`;
+      } else {
+        const parents = new Set(inputs.map((p) => this.segment(this.step(p))));
+        result = parents.size === 1 ? ([...parents][0] ?? null) : `inputs:${step.name}`;
+      }
+    }
+    this.entries.set(step.name, result);
+    return result;
+  }
+
+  hasSwitch(): boolean {
+    return this.ir.steps.some((s) => this.isSwitch(s));
+  }
+}
