@@ -23,6 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 FLOWS = Path(__file__).resolve().parent / "flows"
 
+# Metaflow starts helper processes as `python` from PATH (e.g. @parallel workers).
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
 # Metaflow refuses to guess a user name for root; CI runs as root.
 os.environ.setdefault("METAFLOW_USER", "tester")
 os.environ.pop("METAFLOW_DEFAULT_METADATA", None)

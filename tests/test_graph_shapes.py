@@ -23,6 +23,7 @@ SHAPES = [
     "loop_in_foreach_flow.py",
     "custom_start_end_flow.py",
     "single_step_flow.py",
+    "parallel_flow.py",
 ]
 
 

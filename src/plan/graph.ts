@@ -36,9 +36,24 @@ export class FlowGraph {
 
   /** The join that closes a foreach (its inputs are that foreach's splits). */
   closedForeach(step: StepIR): StepIR | null {
+    const parent = this.matchingSplit(step);
+    return parent !== null && this.isForeach(parent) ? parent : null;
+  }
+
+  /** The join that closes `num_parallel` (its inputs are the control task's mappers). */
+  closedParallel(step: StepIR): StepIR | null {
+    const parent = this.matchingSplit(step);
+    return parent !== null && parent.type === "foreach" && parent.numParallel > 0 ? parent : null;
+  }
+
+  /** A step started by `num_parallel`: its op runs the control task, which starts workers. */
+  isParallel(step: StepIR): boolean {
+    return this.inputsOf(step).some((p) => (this.byName.get(p)?.numParallel ?? 0) > 0);
+  }
+
+  private matchingSplit(step: StepIR): StepIR | null {
     if (step.type !== "join") return null;
-    const parent = this.byName.get(step.splitParents[step.splitParents.length - 1] ?? "");
-    return parent !== undefined && parent.type === "foreach" ? parent : null;
+    return this.byName.get(step.splitParents[step.splitParents.length - 1] ?? "") ?? null;
   }
 
   /** Enclosing foreaches still open at this step, outermost first. */

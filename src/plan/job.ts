@@ -123,6 +123,8 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     branches: graph.isSwitch(step) ? branches(step) : [],
     loop: graph.isLoop(step),
     mapped: graph.segment(step) !== null,
+    parallel: graph.isParallel(step),
+    parallelJoin: graph.closedParallel(step) !== null,
   }));
   return { flowName: ir.flow.name, jobName: ir.deploy.jobName, jobAttr, ops, facts, body, config };
 }

@@ -49,6 +49,9 @@ export interface StepFacts {
   branches: [string, string][];
   loop: boolean;
   mapped: boolean;
+  /** `num_parallel`: the step's control task, and the join reading its mapper tasks. */
+  parallel: boolean;
+  parallelJoin: boolean;
 }
 
 /** An argument in the job body. */

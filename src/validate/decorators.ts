@@ -7,7 +7,6 @@ const REMOTE_COMPUTE: Record<string, string> = {
   kubernetes: "runs the step on Kubernetes",
   batch: "runs the step on AWS Batch",
   slurm: "runs the step on Slurm",
-  parallel: "starts a gang of parallel workers",
 };
 
 /** Decorators whose behaviour this integration cannot honour are refused, by name. */

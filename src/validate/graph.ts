@@ -14,12 +14,6 @@ export function checkGraph(ir: FlowIR): Problem[] {
         problems.push({ step: step.name, message: `transitions to unknown step '${next}'` });
       }
     }
-    if (step.numParallel > 0) {
-      problems.push({
-        step: step.name,
-        message: "num_parallel (@parallel) is not supported by this version",
-      });
-    }
   }
   return problems;
 }

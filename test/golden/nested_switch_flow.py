@@ -73,6 +73,10 @@ class StepInfo:
     loop: bool = False
     # A switch in a foreach body: every branch gets an output, untaken ones NOT_TAKEN.
     mapped: bool = False
+    # `num_parallel`: the op runs the control task (it starts the workers itself, as
+    # in Metaflow's local runtime); the join's inputs are the control's mapper tasks.
+    parallel: bool = False
+    parallel_join: bool = False
     # Decorators attached at deploy time, forwarded as top-level `--with` options.
     with_specs: tuple[str, ...] = ()
     # @environment variables: Metaflow's runtime sets them around the task, so we do.
@@ -312,6 +316,8 @@ def _run_task(
     root = datastore_root(flow)
     if step_name == flow.start_step and not inputs:
         inputs = [_init_run(context, flow, run_id, root, params or {})]
+    elif step.parallel_join:
+        inputs = _mapper_tasks(flow, inputs)
     elif step.foreach_join:
         inputs = sorted(inputs, key=_split_position)
     split_index = None
@@ -337,7 +343,10 @@ def _run_task(
         "--input-paths",
         _compress(inputs),
     ]
-    if split_index is not None:
+    if step.parallel:
+        args += ["--ubf-context", "ubf_control", "--split-index", "0"]
+        args += ["--num-parallel", str(_num_parallel(flow, inputs))]
+    elif split_index is not None:
         args += ["--split-index", str(split_index)]
     for tag in flow.tags:
         args += ["--tag", tag]
@@ -508,6 +517,10 @@ def _launch(
     env.update(extra_env or {})
     env["PYTHONUNBUFFERED"] = "x"
     env["METAFLOW_RUN_ID"] = run_id
+    # Metaflow starts helpers (e.g. @parallel workers) as `python` from PATH: make that
+    # the interpreter running Dagster, as an activated virtualenv would.
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     if not _has_metaflow_user(env):
         # Metaflow refuses to run for an unknown user (e.g. a worker running as root).
         env["METAFLOW_USER"] = "dagster"
@@ -661,6 +674,12 @@ def _flow_datastore(flow: FlowInfo) -> Any:
     return FlowDataStore(flow.name, None, storage_impl=impl, ds_root=root)
 
 
+def _latest_datastore(flow: FlowInfo, input_path: str) -> Any:
+    """The datastore of a task's latest finished attempt (the one that succeeded)."""
+    run_id, step, task_id = input_path.split("/")
+    return _flow_datastore(flow).get_task_datastore(run_id, step, task_id, mode="r")
+
+
 def _task_datastore(flow: FlowInfo, result: TaskResult, step: str) -> Any:
     run_id, _, task_id = result.input_path.split("/")
     return _flow_datastore(flow).get_task_datastore(
@@ -669,13 +688,29 @@ def _task_datastore(flow: FlowInfo, result: TaskResult, step: str) -> Any:
 
 
 def _num_splits(flow: FlowInfo, result: TaskResult, step: str) -> int:
-    num_splits = _task_datastore(flow, result, step).get("_foreach_num_splits")
+    return _foreach_cardinality(step, _task_datastore(flow, result, step))
+
+
+def _foreach_cardinality(step: str, tds: Any) -> int:
+    num_splits = tds.get("_foreach_num_splits")
     if not isinstance(num_splits, int) or num_splits < 1:
         raise Failure(
             description=f"Step {step!r} finished without a foreach cardinality "
             f"(_foreach_num_splits={num_splits!r})."
         )
     return num_splits
+
+
+def _num_parallel(flow: FlowInfo, inputs: Sequence[str]) -> int:
+    """How many parallel tasks the parent asked for (its `_parallel_ubf_iter`)."""
+    [parent] = inputs
+    return int(_latest_datastore(flow, parent)["_parallel_ubf_iter"].num_parallel)
+
+
+def _mapper_tasks(flow: FlowInfo, inputs: Sequence[str]) -> list[str]:
+    """A parallel join's inputs: every task the control started, itself included."""
+    [control] = inputs
+    return list(_latest_datastore(flow, control)["_control_mapper_tasks"])
 
 
 def _chosen_step(flow: FlowInfo, result: TaskResult, step: str) -> str:

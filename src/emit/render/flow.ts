@@ -12,6 +12,8 @@ function stepInfo(op: StepFacts): PyValue {
   }
   if (op.loop) kwargs.push(["loop", true]);
   if (op.mapped && op.branches.length > 0) kwargs.push(["mapped", true]);
+  if (op.parallel) kwargs.push(["parallel", true]);
+  if (op.parallelJoin) kwargs.push(["parallel_join", true]);
   if (op.step.retries.user > 0) kwargs.push(["user_retries", op.step.retries.user]);
   if (op.step.retries.error > 0) kwargs.push(["error_retries", op.step.retries.error]);
   if (op.step.withSpecs.length > 0) kwargs.push(["with_specs", pyTuple(op.step.withSpecs)]);
