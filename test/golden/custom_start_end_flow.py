@@ -782,9 +782,9 @@ def _save_logs(
 def _task_metadata(flow: FlowInfo, result: TaskResult, step: str) -> dict[str, Any]:
     """Dagster metadata for a task: where it is and what it stored (names only)."""
     pathspec = f"{flow.name}/{result.input_path}"
-    names = sorted(
-        n for n in _task_datastore(flow, result, step) if not n.startswith("_")
-    )
+    # `name` is the flow name Metaflow stores in every task, not a user artifact.
+    stored = _task_datastore(flow, result, step)
+    names = sorted(n for n in stored if not n.startswith("_") and n != "name")
     snippet = "from metaflow import Task\n\n"
     snippet += f"task = Task({pathspec!r}, attempt={result.attempt})\n"
     for name in names:
