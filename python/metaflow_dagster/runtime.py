@@ -51,6 +51,8 @@ STDERR_TAIL_LINES = 20
 # The value an untaken branch passes on inside a foreach body, where Dagster cannot
 # skip ops per split; ops receiving only this run nothing and pass it on.
 NOT_TAKEN = ""
+# Metaflow never reads attempts beyond this many (its MAX_ATTEMPTS).
+METAFLOW_MAX_ATTEMPTS = 6
 # A guard against a loop whose condition never changes (Metaflow has no limit).
 MAX_LOOP_ITERATIONS = 10_000
 
@@ -312,7 +314,8 @@ def _run_task(
     step = flow.steps[step_name]
     run_id = metaflow_run_id(context)
     task_id = task_id or _task_id(context)
-    attempt = context.retry_number if attempt is None else attempt
+    if attempt is None:
+        attempt = _next_attempt(context, flow, f"{run_id}/{step_name}/{task_id}")
     root = datastore_root(flow)
     if step_name == flow.start_step and not inputs:
         inputs = [_init_run(context, flow, run_id, root, params or {})]
@@ -555,6 +558,12 @@ def _launch(
                 code = _wait(proc, None if limit is None else limit.at)
             except subprocess.TimeoutExpired:
                 code, stopped = proc.returncode, limit
+            except BaseException:
+                # Terminated (the run was cancelled): the group is dead; record the
+                # attempt as killed with what it printed, as Metaflow's runtime does.
+                if log_target is not None:
+                    _save_logs_quietly(flow, log_target, streams, proc.returncode)
+                raise
             for pump in pumps:
                 pump.join()
             if log_target is not None:
@@ -725,6 +734,33 @@ def _chosen_step(flow: FlowInfo, result: TaskResult, step: str) -> str:
         ) from None
 
 
+def _next_attempt(context: OpExecutionContext, flow: FlowInfo, input_path: str) -> int:
+    """The task's next attempt number, counting attempts made by earlier Dagster runs.
+
+    Re-executing a failed run from Dagster reuses the root run's Metaflow run id, so a
+    re-executed task continues as its next attempt (Metaflow's resume keeps the rest).
+    """
+    if context.retry_number == 0 and context.run.parent_run_id is None:
+        return 0
+    from metaflow.exception import MetaflowException
+
+    run_id, step, task_id = input_path.split("/")
+    try:
+        tds = _flow_datastore(flow).get_task_datastore(
+            run_id, step, task_id, mode="r", allow_not_done=True
+        )
+    except MetaflowException:
+        return 0
+    attempt = int(tds.attempt) + 1
+    if attempt >= METAFLOW_MAX_ATTEMPTS:
+        raise Failure(
+            description=f"Task {flow.name}/{input_path} already made {attempt} "
+            f"attempts; Metaflow allows at most {METAFLOW_MAX_ATTEMPTS}.",
+            allow_retries=False,
+        )
+    return attempt
+
+
 def _done_attempt(flow: FlowInfo, input_path: str) -> int | None:
     """The latest finished attempt of a task, or None if it never finished one."""
     from metaflow.exception import MetaflowException
@@ -778,6 +814,18 @@ def _save_logs(
     tds.save_metadata(
         {"runtime": {"return_code": code, "killed": killed, "success": code == 0}}
     )
+
+
+def _save_logs_quietly(
+    flow: FlowInfo,
+    target: tuple[str | None, str, int],
+    streams: Mapping[str, IO[bytes]],
+    code: int | None,
+) -> None:
+    try:
+        _save_logs(flow, target, streams, -9 if code is None else code, killed=True)
+    except Exception:  # noqa: BLE001 - the interruption is what must propagate
+        pass
 
 
 def _task_metadata(flow: FlowInfo, result: TaskResult, step: str) -> dict[str, Any]:

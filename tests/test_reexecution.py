@@ -1,0 +1,51 @@
+"""Re-executing a failed Dagster run behaves like `metaflow resume`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from conftest import comparable, compile_flow, native_run, read_run, run_pathspec
+from dagster import DagsterInstance, ReexecutionOptions, execute_job
+from dagster._core.definitions.reconstruct import ReconstructableJob
+
+
+def test_reexecution_from_failure_resumes_the_metaflow_run(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    flow, _ = compile_flow("resume_flow.py", flow_dir)
+    (flow_dir / "fail.marker").write_text("")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "ResumeFlow")
+    with DagsterInstance.local_temp(str(home)) as instance:
+        with execute_job(job, instance=instance, raise_on_error=False) as first:
+            assert not first.success
+            pathspec = run_pathspec(first)
+            first_id = first.run_id
+        (flow_dir / "fail.marker").unlink()
+        options = ReexecutionOptions.from_failure(first_id, instance)
+        with execute_job(job, instance=instance, reexecution_options=options) as again:
+            assert again.success
+    # User code of the steps that had succeeded did not run again.
+    executions = Counter((flow_dir / "executions.log").read_text().splitlines())
+    assert executions == Counter(
+        {
+            "start": 1,
+            "body 10 attempt 0": 1,
+            "body 20 attempt 0": 1,
+            "body 20 attempt 1": 1,
+            "body 30 attempt 0": 1,
+            "join": 1,
+            "end": 1,
+        }
+    )
+    run = read_run(flow_dir, pathspec)
+    assert run["successful"] and run["finished"]
+    attempts = {t["id"]: t["attempt"] for t in run["steps"]["body"]}
+    assert attempts == {"t-0": 0, "t-1": 1, "t-2": 0}
+    # The same artifacts as an uninterrupted native run.
+    (flow_dir / "executions.log").unlink()
+    native = read_run(flow_dir, native_run(flow))
+    assert comparable(run) == comparable(native)
+    assert run["steps"]["end"][0]["artifacts"]["total"] == 63
