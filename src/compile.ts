@@ -1,5 +1,6 @@
 import { parseFlowIR, type FlowIR } from "./ir/index.js";
 import { validate } from "./validate/index.js";
+import { DAGSTER_RESERVED_NAMES } from "./validate/names.js";
 import { planJob } from "./plan/job.js";
 import { renderModule } from "./emit/render/module.js";
 import { splitRuntime } from "./emit/runtime.js";
@@ -10,6 +11,9 @@ const GENERATED_NAMES = [
   "defs",
   "context",
   "config",
+  // Op input names the wiring uses itself (fan-in inputs, the end op's guard).
+  "inputs",
+  "started",
   "Config",
   "Definitions",
   "DynamicOut",
@@ -18,6 +22,7 @@ const GENERATED_NAMES = [
   "Out",
   "RetryPolicy",
   "job",
+  "multiprocess_executor",
   "op",
   // Schedules and sensors (emit/render/automation.ts).
   "DefaultScheduleStatus",
@@ -28,9 +33,12 @@ const GENERATED_NAMES = [
   "sensor",
 ];
 
-/** Every name generated code must not take: the runtime's and the module's own. */
+/**
+ * Every name generated code must not take: the runtime's, the module's own, and those
+ * Dagster refuses for op inputs (op inputs are named after steps).
+ */
 export function moduleNames(runtimeNames: Iterable<string>): ReadonlySet<string> {
-  return new Set([...runtimeNames, ...GENERATED_NAMES]);
+  return new Set([...runtimeNames, ...GENERATED_NAMES, ...DAGSTER_RESERVED_NAMES]);
 }
 
 /** IR (untrusted JSON) in, Python module out; throws CompileError naming every problem. */

@@ -1,17 +1,18 @@
 import { moduleNames } from "../src/compile.js";
 // Planner unit tests: how a flow graph becomes Dagster ops and a job body, how retries
-// and the start op's Config are planned.
-import { readFileSync } from "node:fs";
+// and the start op's Config are planned. (Nested foreaches, switches and loops: see
+// wiring.test.ts; the graph facts behind them: graph.test.ts.)
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseFlowIR, type FlowIR, type StepIR } from "../src/ir/index.js";
 import { planConfig } from "../src/plan/config.js";
 import { enclosingForeach, planJob } from "../src/plan/job.js";
 import { METAFLOW_MAX_ATTEMPTS, planRetry } from "../src/plan/retry.js";
-import type { JobArg, JobNode, JobPlan, OpPlan } from "../src/plan/types.js";
+import type { JobNode, JobPlan, OpPlan } from "../src/plan/types.js";
 import { splitRuntime } from "../src/emit/runtime.js";
 import { CompileError } from "../src/validate/index.js";
-import { deco, flowIR, linearIR, param, stepOf, type NodeSpec } from "./support/ir.js";
+import { bodyLines, deco, flowIR, linearIR, param, stepOf, type NodeSpec } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
 
 const RUNTIME = splitRuntime(
@@ -24,80 +25,110 @@ function plan(ir: FlowIR): JobPlan {
   return planJob(ir, MODULE_NAMES);
 }
 
+/** The op that runs `step` (not a helper op feeding it). */
 function opOf(p: JobPlan, step: string): OpPlan {
-  const found = p.ops.find((o) => o.step.name === step);
-  if (found === undefined) throw new Error(`no op for ${step}`);
-  return found;
+  const found = p.ops.filter((o) => o.step.name === step && o.kind !== "splits" && o.kind !== "regroup");
+  if (found.length !== 1 || found[0] === undefined) throw new Error(`no single op for ${step}`);
+  return found[0];
 }
 
-function argText(arg: JobArg): string {
-  if (arg.kind === "var") return arg.name;
-  return arg.fn === null ? `${arg.source}.collect()` : `${arg.source}.map(${arg.fn}).collect()`;
+function body(p: JobPlan): string[] {
+  return bodyLines(p.body);
 }
 
-/** The job body as short lines, e.g. `b = op_b(a)`; a foreach body is indented. */
-function body(nodes: readonly JobNode[], indent = ""): string[] {
-  const out: string[] = [];
-  for (const node of nodes) {
-    if (node.kind === "call") {
-      out.push(`${indent}${node.target} = ${node.op.fn}(${node.args.map(argText).join(", ")})`);
-    } else {
-      out.push(`${indent}def ${node.fn}(${node.param}):`);
-      out.push(...body(node.body, indent + "  "));
-      out.push(`${indent}  return ${node.result ?? "<none>"}`);
-    }
-  }
-  return out;
-}
-
+/** Per step: the op's kind and the facts the runtime gets (`mapped`: inside a `.map()`). */
 function flags(p: JobPlan): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const op of p.ops) {
-    const f: string[] = [op.output];
-    if (op.split) f.push("split");
-    if (op.foreachJoin) f.push("foreach_join");
-    out[op.step.name] = f.join(" ");
+  for (const f of p.facts) {
+    const op = opOf(p, f.step.name);
+    expect(op.mapped, f.step.name).toBe(f.mapped);
+    const parts: string[] = [op.kind];
+    if (f.split) parts.push("split");
+    if (f.foreachJoin) parts.push("foreach_join");
+    if (f.loop) parts.push("loop");
+    if (f.mapped) parts.push("mapped");
+    out[f.step.name] = parts.join(" ");
   }
   return out;
 }
 
+/** An op's Dagster inputs, `name[]` for a list. */
 function inputs(p: JobPlan, step: string): string[] {
-  return opOf(p, step).inputs.map((i) => `${i.name}<-${i.from}${i.fanIn ? "[]" : ""}`);
+  return opOf(p, step).inputs.map((i) => `${i.name}${i.list ? "[]" : ""}`);
 }
 
 describe("test IR builder", () => {
   // The builder derives graph facts itself; they must be the ones Metaflow computes.
-  it.each(["branch_flow", "foreach_flow", "foreach_in_branch_flow", "linear_flow"])(
-    "reproduces Metaflow's graph of %s",
-    (stem) => {
-      const real = parseFlowIR(
-        JSON.parse(readFileSync(join(REPO_ROOT, "test", "golden", `${stem}.ir.json`), "utf-8")),
-      );
-      const graph: Record<string, NodeSpec> = {};
-      for (const s of real.steps) {
-        graph[s.name] = {
-          next: s.next,
-          join: s.type === "join",
-          ...(s.foreachParam !== null ? { foreach: s.foreachParam } : {}),
-        };
-      }
-      const built = flowIR(graph);
-      const facts = (s: StepIR) => [s.name, s.type, s.inFuncs, s.splitParents, s.matchingJoin];
-      expect(built.steps.map(facts)).toEqual(real.steps.map(facts));
-    },
-  );
+  const stems = readdirSync(join(REPO_ROOT, "test", "golden"))
+    .filter((f) => f.endsWith(".ir.json"))
+    .map((f) => f.slice(0, -".ir.json".length))
+    .sort();
+
+  it("covers every shape of the examples", () => {
+    expect(stems).toEqual(
+      expect.arrayContaining([
+        "branch_flow",
+        "foreach_flow",
+        "foreach_in_branch_flow",
+        "linear_flow",
+        "loop_flow",
+        "loop_in_foreach_flow",
+        "nested_foreach_flow",
+        "nested_switch_flow",
+        "switch_flow",
+        "switch_in_foreach_flow",
+        "triple_foreach_flow",
+      ]),
+    );
+  });
+
+  it.each(stems)("reproduces Metaflow's graph of %s", (stem) => {
+    const real = parseFlowIR(
+      JSON.parse(readFileSync(join(REPO_ROOT, "test", "golden", `${stem}.ir.json`), "utf-8")),
+    );
+    const graph: Record<string, NodeSpec> = {};
+    for (const s of real.steps) {
+      graph[s.name] = {
+        next: s.next,
+        join: s.type === "join",
+        // A foreach over `num_parallel` has no foreach parameter.
+        ...(s.type === "foreach"
+          ? { foreach: s.foreachParam ?? "", step: { foreachParam: s.foreachParam, numParallel: s.numParallel } }
+          : {}),
+        ...(s.switchCondition !== null ? { switch: s.switchCondition } : {}),
+      };
+    }
+    const built = flowIR(graph, { startStep: real.flow.startStep, endStep: real.flow.endStep });
+    const facts = (s: StepIR) => [
+      s.name,
+      s.type,
+      s.next,
+      s.inFuncs,
+      s.splitParents,
+      s.matchingJoin,
+      s.foreachParam,
+      s.numParallel,
+      s.switchCondition,
+    ];
+    expect(built.steps.map(facts)).toEqual(real.steps.map(facts));
+  });
 });
 
 describe("planJob wiring", () => {
   it("wires a linear flow op to op", () => {
     const p = plan(linearIR(["a", "b"]));
     expect(p.ops.map((o) => o.fn)).toEqual(["op_start", "op_a", "op_b", "op_end"]);
-    expect(body(p.body)).toEqual(["start = op_start()", "a = op_a(start)", "b = op_b(a)", "end = op_end(b)"]);
+    expect(p.ops.map((o) => o.kind)).toEqual(["step", "step", "step", "step"]);
+    expect(body(p)).toEqual(["start = op_start()", "a = op_a(start)", "b = op_b(a)", "end = op_end(b)"]);
     expect(inputs(p, "start")).toEqual([]);
-    expect(inputs(p, "a")).toEqual(["start<-start"]);
-    expect(flags(p)).toEqual({ start: "single", a: "single", b: "single", end: "single" });
+    expect(inputs(p, "a")).toEqual(["start"]);
+    expect(inputs(p, "end")).toEqual(["b"]);
+    expect(flags(p)).toEqual({ start: "step", a: "step", b: "step", end: "step" });
+    expect(p.ops.every((o) => o.branches.length === 0 && o.retry === null)).toBe(true);
+    expect(p.facts.map((f) => f.step.name)).toEqual(["start", "a", "b", "end"]);
     expect(p.jobAttr).toBe("TestFlow");
     expect(p.jobName).toBe("TestFlow");
+    expect(p.flowName).toBe("TestFlow");
     expect(p.config).toBeNull();
   });
 
@@ -110,15 +141,15 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
       "a = op_a(start)",
       "b = op_b(start)",
       "join = op_join(a, b)",
       "end = op_end(join)",
     ]);
-    expect(inputs(p, "join")).toEqual(["a<-a", "b<-b"]);
-    expect(Object.values(flags(p)).every((f) => f === "single")).toBe(true);
+    expect(inputs(p, "join")).toEqual(["a", "b"]);
+    expect(Object.values(flags(p)).every((f) => f === "step")).toBe(true);
     expect(opOf(p, "start").docstring).toBe("Metaflow step start of TestFlow (splits into a, b).");
     expect(opOf(p, "join").docstring).toBe("Metaflow step join of TestFlow (joins a, b).");
   });
@@ -133,13 +164,15 @@ describe("planJob wiring", () => {
       end: [],
     });
     expect(stepOf(ir, "join").inFuncs).toEqual(["alpha", "mid", "zeta"]);
-    expect(inputs(plan(ir), "join")).toEqual(["alpha<-alpha", "mid<-mid", "zeta<-zeta"]);
+    const sorted = plan(ir);
+    expect(inputs(sorted, "join")).toEqual(["alpha", "mid", "zeta"]);
+    expect(body(sorted)).toContain("join = op_join(alpha, mid, zeta)");
     // Whatever order the IR gives (the runtime passes inputs in this order).
     const shuffled = structuredClone(ir);
     stepOf(shuffled, "join").inFuncs = ["zeta", "alpha", "mid"];
     const p = plan(shuffled);
-    expect(inputs(p, "join")).toEqual(["zeta<-zeta", "alpha<-alpha", "mid<-mid"]);
-    expect(body(p.body)).toContain("join = op_join(zeta, alpha, mid)");
+    expect(inputs(p, "join")).toEqual(["zeta", "alpha", "mid"]);
+    expect(body(p)).toContain("join = op_join(zeta, alpha, mid)");
   });
 
   it("wires a split nested in a branch of another split", () => {
@@ -154,7 +187,7 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
       "left = op_left(start)",
       "left_a = op_left_a(left)",
@@ -165,7 +198,7 @@ describe("planJob wiring", () => {
       "end = op_end(join)",
     ]);
     expect(p.body.every((n) => n.kind === "call")).toBe(true);
-    expect(Object.values(flags(p)).every((f) => f === "single")).toBe(true);
+    expect(Object.values(flags(p)).every((f) => f === "step")).toBe(true);
   });
 
   it("maps a one-step foreach body and collects it for the join", () => {
@@ -176,23 +209,25 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
-      "def each_start(start):",
+      "def each_start(start: str):",
       "  body = op_body(start)",
       "  return body",
       "join = op_join(start.map(each_start).collect())",
       "end = op_end(join)",
     ]);
     expect(flags(p)).toEqual({
-      start: "dynamic",
-      body: "single split",
-      join: "single foreach_join",
-      end: "single",
+      start: "foreach",
+      body: "step split mapped",
+      join: "step foreach_join",
+      end: "step",
     });
-    expect(inputs(p, "body")).toEqual(["start<-start"]);
-    expect(inputs(p, "join")).toEqual(["body<-body[]"]);
+    expect(inputs(p, "body")).toEqual(["start"]);
+    expect(inputs(p, "join")).toEqual(["body[]"]);
     expect(opOf(p, "start").docstring).toContain("(foreach over items)");
+    // No helper ops: a top-level foreach is its own dynamic source.
+    expect(p.ops.map((o) => o.fn)).toEqual(["op_start", "op_body", "op_join", "op_end"]);
   });
 
   it("maps a multi-step foreach body; only its first step is a split task", () => {
@@ -205,9 +240,9 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
-      "def each_start(start):",
+      "def each_start(start: str):",
       "  body = op_body(start)",
       "  more = op_more(body)",
       "  last = op_last(more)",
@@ -215,8 +250,8 @@ describe("planJob wiring", () => {
       "collect = op_collect(start.map(each_start).collect())",
       "end = op_end(collect)",
     ]);
-    expect(flags(p)).toMatchObject({ body: "single split", more: "single", last: "single" });
-    expect(inputs(p, "collect")).toEqual(["last<-last[]"]);
+    expect(flags(p)).toMatchObject({ body: "step split mapped", more: "step mapped", last: "step mapped" });
+    expect(inputs(p, "collect")).toEqual(["last[]"]);
     expect(enclosingForeach(ir, stepOf(ir, "last"))).toBe("start");
     expect(enclosingForeach(ir, stepOf(ir, "collect"))).toBeNull();
   });
@@ -232,9 +267,9 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
-      "def each_start(start):",
+      "def each_start(start: str):",
       "  fan = op_fan(start)",
       "  a = op_a(fan)",
       "  b = op_b(fan)",
@@ -244,12 +279,13 @@ describe("planJob wiring", () => {
       "end = op_end(outer)",
     ]);
     expect(flags(p)).toMatchObject({
-      fan: "single split",
-      a: "single",
-      inner: "single",
-      outer: "single foreach_join",
+      fan: "step split mapped",
+      a: "step mapped",
+      inner: "step mapped",
+      outer: "step foreach_join",
     });
-    expect(inputs(p, "inner")).toEqual(["a<-a", "b<-b"]);
+    expect(inputs(p, "inner")).toEqual(["a", "b"]);
+    expect(inputs(p, "outer")).toEqual(["inner[]"]);
   });
 
   it("wires a foreach inside one branch of a split", () => {
@@ -263,10 +299,10 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
       "fan = op_fan(start)",
-      "def each_fan(fan):",
+      "def each_fan(fan: str):",
       "  measure = op_measure(fan)",
       "  return measure",
       "fan_join = op_fan_join(fan.map(each_fan).collect())",
@@ -275,15 +311,15 @@ describe("planJob wiring", () => {
       "end = op_end(join)",
     ]);
     expect(flags(p)).toEqual({
-      start: "single",
-      fan: "dynamic",
-      measure: "single split",
-      fan_join: "single foreach_join",
-      plain: "single",
-      join: "single",
-      end: "single",
+      start: "step",
+      fan: "foreach",
+      measure: "step split mapped",
+      fan_join: "step foreach_join",
+      plain: "step",
+      join: "step",
+      end: "step",
     });
-    expect(inputs(p, "join")).toEqual(["fan_join<-fan_join", "plain<-plain"]);
+    expect(inputs(p, "join")).toEqual(["fan_join", "plain"]);
   });
 
   it("wires two foreaches one after the other, each with its own mapped function", () => {
@@ -297,20 +333,20 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    expect(body(p.body)).toEqual([
+    expect(body(p)).toEqual([
       "start = op_start()",
-      "def each_start(start):",
+      "def each_start(start: str):",
       "  body = op_body(start)",
       "  return body",
       "collect = op_collect(start.map(each_start).collect())",
       "single = op_single(collect)",
-      "def each_single(single):",
+      "def each_single(single: str):",
       "  shout = op_shout(single)",
       "  return shout",
       "gather = op_gather(single.map(each_single).collect())",
       "end = op_end(gather)",
     ]);
-    expect(flags(p)).toMatchObject({ collect: "single foreach_join", single: "dynamic" });
+    expect(flags(p)).toMatchObject({ collect: "step foreach_join", single: "foreach", shout: "step split mapped" });
   });
 
   it("names locals so they shadow nothing the module or the job function defines", () => {
@@ -327,18 +363,21 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
+    const stepOfFn = new Map(p.ops.map((o) => [o.fn, o.step.name]));
     const locals = new Map<string, string>();
+    const helpers: string[] = [];
     const collect = (nodes: readonly JobNode[]): void => {
       for (const n of nodes) {
-        if (n.kind === "call") locals.set(n.op.step.name, n.target);
-        else collect(n.body);
+        if (n.kind === "call") locals.set(stepOfFn.get(n.fn) ?? "?", n.target ?? "");
+        else if (n.kind === "def") {
+          helpers.push(n.fn);
+          collect(n.body);
+        } else helpers.push(...n.targets);
       }
     };
     collect(p.body);
     expect(locals.size).toBe(ir.steps.length);
     const opFns = new Set(p.ops.map((o) => o.fn));
-    const foreach = p.body.find((n) => n.kind === "foreach");
-    const helpers = foreach?.kind === "foreach" ? [foreach.fn] : [];
     expect(helpers).toEqual(["each_fan"]);
     for (const [step, local] of locals) {
       expect(local, step).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
@@ -354,13 +393,20 @@ describe("planJob wiring", () => {
     expect(locals.get("op_start")).toBe("op__start_");
     expect(locals.get("fan")).toBe("fan");
     // Op inputs use the same names (they are Dagster input names and parameters).
-    expect(inputs(p, "join")).toContain("run__step_<-run_step");
-    expect(inputs(p, "join")).toContain("context_<-context");
+    expect(inputs(p, "join")).toContain("run__step_");
+    expect(inputs(p, "join")).toContain("context_");
+    expect(inputs(p, "join")).toHaveLength(clashing.length + 1);
+    const joined = stepOf(ir, "join").inFuncs.map((s) => locals.get(s) ?? "?");
+    expect(inputs(p, "join")).toEqual(joined);
+    expect(body(p)).toContain(`join = op_join(${joined.join(", ")})`);
     expect(opOf(p, "run_step").fn).toBe("op_run_step");
   });
 
   it("refuses a flow class name the module itself needs", () => {
-    for (const name of ["FlowInfo", "run_step", "FLOW", "defs", "op_start"]) {
+    // BUG (src/plan/job.ts, planJob): the redesign checks the flow class name before the
+    // op functions are reserved, so a flow class called `op_start` is accepted and its
+    // job function redefines the start op (ruff F811), where it used to be refused.
+    for (const name of ["FlowInfo", "run_step", "FLOW", "defs", "op_start", "op_end"]) {
       expect(() => plan(linearIR([], { name })), name).toThrow(CompileError);
       expect(() => plan(linearIR([], { name })), name).toThrow(/flow class name '.*' collides/);
     }

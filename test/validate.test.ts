@@ -74,32 +74,43 @@ describe("validate: graph", () => {
     ]);
   });
 
-  it("refuses a switch, naming the step", () => {
-    const ir = flowIR({ start: ["a", "b"], a: ["end"], b: ["end"], end: [] });
-    const start = stepOf(ir, "start");
-    start.type = "split-switch";
-    start.switchCondition = "mode";
-    start.switchCases = [["x", "a"], ["y", "b"]];
-    const found = problems(ir);
-    expect(found).toHaveLength(1);
-    expect(found[0]?.step).toBe("start");
-    expect(found[0]?.message).toMatch(/switch/);
+  // Once refused; the planner now wires every one of these shapes (see wiring.test.ts).
+  it("accepts switches: at the top level, in a foreach body, and loops", () => {
+    const top = flowIR({
+      start: { next: ["a", "b", "merge"], switch: "mode" },
+      a: ["merge"],
+      b: ["merge"],
+      merge: ["end"],
+      end: [],
+    });
+    expect(stepOf(top, "start").type).toBe("split-switch");
+    expect(problems(top)).toEqual([]);
+    const inForeach = flowIR({
+      start: { next: ["classify"], foreach: "xs" },
+      classify: { next: ["a", "b"], switch: "parity" },
+      a: ["converge"],
+      b: ["converge"],
+      converge: ["join"],
+      join: { next: ["end"], join: true },
+      end: [],
+    });
+    expect(problems(inForeach)).toEqual([]);
+    const loop = flowIR({ start: ["grow"], grow: { next: ["grow", "end"], switch: "state" }, end: [] });
+    expect(problems(loop)).toEqual([]);
   });
 
-  it("refuses @parallel (num_parallel), naming the step and the decorator", () => {
+  it("accepts num_parallel with @parallel", () => {
     const ir = flowIR({
-      start: { next: ["train"], step: { numParallel: 4 } },
+      start: { next: ["train"], foreach: "", step: { foreachParam: null, numParallel: 4 } },
       train: { next: ["join"], step: { decorators: [deco("parallel")] } },
       join: { next: ["end"], join: true },
       end: [],
     });
-    const found = problems(ir);
-    expect(found).toContainEqual(expect.objectContaining({ step: "start", message: expect.stringMatching(/num_parallel/) }));
-    expect(found).toContainEqual(expect.objectContaining({ step: "train", decorator: "parallel" }));
+    expect(problems(ir)).toEqual([]);
   });
 
-  it("refuses a foreach nested in another foreach, naming the inner one", () => {
-    const ir = flowIR({
+  it("accepts a foreach nested in another foreach, two and three levels deep", () => {
+    const two = flowIR({
       start: { next: ["outer"], foreach: "xs" },
       outer: { next: ["inner_body"], foreach: "ys" },
       inner_body: ["inner_join"],
@@ -107,13 +118,21 @@ describe("validate: graph", () => {
       outer_join: { next: ["end"], join: true },
       end: [],
     });
-    const found = problems(ir);
-    expect(found).toHaveLength(1);
-    expect(found[0]?.step).toBe("outer");
-    expect(found[0]?.message).toMatch(/foreach nested inside another foreach/);
+    expect(problems(two)).toEqual([]);
+    const three = flowIR({
+      start: { next: ["level1"], foreach: "a" },
+      level1: { next: ["level2"], foreach: "b" },
+      level2: { next: ["level3"], foreach: "c" },
+      level3: ["join3"],
+      join3: { next: ["join2"], join: true },
+      join2: { next: ["join1"], join: true },
+      join1: { next: ["end"], join: true },
+      end: [],
+    });
+    expect(problems(three)).toEqual([]);
   });
 
-  it("refuses a foreach nested deeper, under a split inside a foreach body", () => {
+  it("accepts a foreach nested deeper, under a split inside a foreach body", () => {
     const ir = flowIR({
       start: { next: ["fan"], foreach: "xs" },
       fan: ["a", "b"],
@@ -125,7 +144,7 @@ describe("validate: graph", () => {
       outer: { next: ["end"], join: true },
       end: [],
     });
-    expect(problems(ir).map((p) => p.step)).toEqual(["a"]);
+    expect(problems(ir)).toEqual([]);
   });
 
   it("accepts two foreaches in sequence (not nested)", () => {

@@ -209,7 +209,7 @@ def flow_ir(
     flow_file = os.path.abspath(inspect.getfile(flow.__class__))
     out_dir = os.path.dirname(os.path.abspath(output_file))
     steps = [_step(flow, graph[name]) for name in graph.sorted_nodes]
-    return {
+    ir = {
         "irVersion": IR_VERSION,
         "generator": {"name": "metaflow-dagster", "version": __version__},
         "flow": {
@@ -239,6 +239,8 @@ def flow_ir(
         },
         "automation": _automation(flow),
     }
+    _refuse_unpassable_values(ir)
+    return ir
 
 
 # ---------------------------------------------------------------------------------
@@ -376,3 +378,52 @@ def _automation(flow: Any) -> dict[str, Any]:
         "events": _events(flow),
         "onFinish": _on_finish(flow),
     }
+
+
+# Longest single environment variable or argument Linux accepts (MAX_ARG_STRLEN).
+_MAX_ARG_BYTES = 131072
+
+
+def _refuse_unpassable_values(ir: dict[str, Any]) -> None:
+    """Values a Dagster run could never hand to Metaflow: refuse them at create time.
+
+    Parameter values reach `init` and @environment values reach tasks as environment
+    variables, and tags as arguments: none can hold a NUL byte or exceed the kernel's
+    per-string limit. Metaflow's own runtime fails the same @environment values and tags
+    (`python flow.py run`); a default it could use in-process would fail every run here.
+    """
+    flow = ir["flow"]["name"]
+    problems: list[str] = []
+
+    def check(what: str, text: str) -> None:
+        if "\x00" in text:
+            problems.append(f"{what} contains a NUL character")
+        elif len(text.encode("utf-8", "surrogateescape")) >= _MAX_ARG_BYTES:
+            problems.append(f"{what} is longer than {_MAX_ARG_BYTES - 1} bytes")
+
+    for param in ir["parameters"]:
+        default = param["default"]
+        if param["hasDefault"] and isinstance(default, str) and param["type"] == "str":
+            check(f"the default of parameter {param['name']!r}", default)
+    for step in ir["steps"]:
+        for name, value in step["environment"].items():
+            if not name or "=" in name or "\x00" in name:
+                problems.append(
+                    f"step {step['name']!r}: @environment variable name {name!r} is "
+                    "not a valid environment variable name"
+                )
+            check(f"step {step['name']!r}: @environment variable {name!r}", value)
+    from metaflow.exception import MetaflowTaggingError
+    from metaflow.tagging_util import validate_tags
+
+    try:
+        validate_tags(ir["deploy"]["tags"])
+    except MetaflowTaggingError as exc:
+        problems.append(f"--tag: {exc.message}")
+    for tag in ir["deploy"]["tags"]:
+        check(f"--tag {tag[:40]!r}", tag)
+    if problems:
+        raise IntrospectionError(
+            f"Flow {flow}: a Dagster run could not pass these values to Metaflow:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )

@@ -10,6 +10,7 @@ lazily, inside the functions that need it.
 # No `from __future__ import annotations`: Dagster reads op annotations at definition
 # time and rejects string annotations for `context`; generated files must not use it.
 # [embedded imports: begin]
+import contextlib
 import json
 import os
 import shlex
@@ -822,10 +823,9 @@ def _save_logs_quietly(
     streams: Mapping[str, IO[bytes]],
     code: int | None,
 ) -> None:
-    try:
+    # Best effort: the interruption, not a failure to save, is what must propagate.
+    with contextlib.suppress(Exception):
         _save_logs(flow, target, streams, -9 if code is None else code, killed=True)
-    except Exception:  # noqa: BLE001 - the interruption is what must propagate
-        pass
 
 
 def _task_metadata(flow: FlowInfo, result: TaskResult, step: str) -> dict[str, Any]:

@@ -49,6 +49,9 @@ function branches(step: StepIR): [string, string][] {
 export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
   const graph = new FlowGraph(ir);
   const reserved = new Set(moduleNames);
+  const opFn = new Map<string, string>();
+  for (const step of ir.steps) opFn.set(step.name, `op_${pyIdent(step.name, new Set())}`);
+  for (const fn of opFn.values()) reserved.add(fn);
   const jobAttr = ir.flow.name;
   if (reserved.has(jobAttr)) {
     throw new CompileError([
@@ -63,9 +66,6 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     reserved.add(name);
     return name;
   };
-  const opFn = new Map<string, string>();
-  for (const step of ir.steps) opFn.set(step.name, `op_${pyIdent(step.name, new Set())}`);
-  for (const fn of opFn.values()) reserved.add(fn);
   const config = planConfig(ir, reserved);
   if (config !== null) reserved.add(config.className);
 
@@ -90,6 +90,7 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     if (graph.isForeach(step) && graph.depth(step) > 0) names.splitsOp(step.name);
     if (segment === `inputs:${step.name}`) names.inputsOp(step.name);
     names.results(step.name);
+    if (graph.isSwitch(step)) for (const [out] of branches(step)) names.results(`${step.name}_${out}`);
   }
 
   const wiring = new Wiring(graph, names);

@@ -11,9 +11,10 @@ function tagValue(value: unknown): string | null {
 }
 
 /**
- * Op tags for a step: `metaflow/resources/<attr>` for each @resources attribute that has
- * a value, and `metaflow/timeout` (seconds) when the step has a @timeout (which the op
- * enforces itself: Dagster has no op timeout). Null when there are none.
+ * Op tags for a step: `metaflow/resources.<attr>` for each @resources attribute that has
+ * a value (Dagster allows a single `/` in a tag key), and `metaflow/timeout` (seconds)
+ * when the step has a @timeout (the op enforces it: Dagster has no op timeout). Null
+ * when there are none.
  */
 export function opTags(step: StepIR): Record<string, string> | null {
   const tags: Record<string, string> = {};
@@ -21,7 +22,7 @@ export function opTags(step: StepIR): Record<string, string> | null {
     if (deco.name !== "resources") continue;
     for (const attr of RESOURCE_ATTRIBUTES) {
       const value = tagValue(deco.attributes[attr]);
-      if (value !== null) tags[`metaflow/resources/${attr}`] = value;
+      if (value !== null) tags[`metaflow/resources.${attr}`] = value;
     }
   }
   if (step.timeoutSeconds !== null) tags["metaflow/timeout"] = String(step.timeoutSeconds);

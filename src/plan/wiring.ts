@@ -16,6 +16,12 @@ export interface Names {
 
 const ITEM_INPUT = "inputs";
 
+interface Exit {
+  key: string;
+  producer: string;
+  attr: string | null;
+}
+
 /**
  * The job body. Top-level steps are plain calls. Each segment (see FlowGraph.segment)
  * becomes a local function mapped over one top-level dynamic source: a top-level
@@ -26,7 +32,8 @@ const ITEM_INPUT = "inputs";
 export class Wiring {
   private readonly top: JobNode[] = [];
   private readonly done = new Set<string>();
-  private readonly exits = new Map<string, string[]>();
+  // Values leaving each segment: a step's output, or one branch output of a switch.
+  private readonly exits = new Map<string, Exit[]>();
   private readonly consumers = new Map<string, number>();
 
   constructor(
@@ -37,10 +44,11 @@ export class Wiring {
       for (const p of this.outsideInputs(step)) {
         const segment = graph.segment(graph.step(p));
         if (segment === null) continue;
+        const exit = this.exitFor(p, step);
         const list = this.exits.get(segment) ?? [];
-        if (!list.includes(p)) list.push(p);
+        if (!list.some((e) => e.key === exit.key)) list.push(exit);
         this.exits.set(segment, list);
-        this.consumers.set(p, (this.consumers.get(p) ?? 0) + 1);
+        this.consumers.set(exit.key, (this.consumers.get(exit.key) ?? 0) + 1);
       }
     }
   }
@@ -72,7 +80,11 @@ export class Wiring {
   // foreach body Dagster allows no fan-in; there untaken branches pass a marker instead.
   private isFanIn(step: StepIR): boolean {
     const g = this.graph;
-    return step.type !== "join" && g.inputsOf(step).length > 1 && g.segment(step) === null;
+    if (g.segment(step) !== null || g.inputsOf(step).length === 0) return false;
+    // A join after a switch may see only some of its inputs (the branches taken), and
+    // the guarded end op must run even without its real input, to fail the run.
+    if (g.hasSwitch() && (step.type === "join" || this.guarded(step))) return g.closedForeach(step) === null;
+    return step.type !== "join" && g.inputsOf(step).length > 1;
   }
 
   // With switches, a skipped branch must never silently skip the end step: the end op
@@ -110,25 +122,42 @@ export class Wiring {
     if (segment !== context) {
       if (segment === null) throw new Error(`step ${consumer.name} cannot read ${p} across a split`);
       this.ensureSegment(segment);
-      return this.collectOf(p, segment);
+      return this.collectOf(this.exitFor(p, consumer), segment);
     }
+    const exit = this.exitFor(p, consumer);
     const name = this.names.local(p);
+    return exit.attr === null ? { kind: "var", name } : { kind: "attr", name, attr: exit.attr };
+  }
+
+  /** What `consumer` reads of `p`: its output, or (a switch) the branch leading there. */
+  private exitFor(p: string, consumer: StepIR): Exit {
+    const producer = this.graph.step(p);
     // A switch with one branch out (a loop's exit) has a single, unnamed output.
-    if (g.isSwitch(producer) && new Set(producer.next.filter((t) => t !== p)).size > 1) {
-      return { kind: "attr", name, attr: branchName(consumer.name) };
+    if (this.graph.isSwitch(producer) && new Set(producer.next.filter((t) => t !== p)).size > 1) {
+      const attr = branchName(consumer.name);
+      return { key: `${p}.${attr}`, producer: p, attr };
     }
-    return { kind: "var", name };
+    return { key: p, producer: p, attr: null };
+  }
+
+  private exitExpression(exit: Exit): string {
+    const name = this.names.local(exit.producer);
+    return exit.attr === null ? name : `${name}.${exit.attr}`;
+  }
+
+  private exitResults(exit: Exit): string {
+    return this.names.results(exit.attr === null ? exit.producer : `${exit.producer}_${exit.attr}`);
   }
 
 
-  private collectOf(p: string, segment: string): JobArg {
+  private collectOf(exit: Exit, segment: string): JobArg {
     const exits = this.exits.get(segment) ?? [];
-    const inline = exits.length === 1 && (this.consumers.get(p) ?? 0) === 1;
+    const inline = exits.length === 1 && (this.consumers.get(exit.key) ?? 0) === 1;
     return {
       kind: "collect",
       source: this.sourceVar(segment),
       fn: inline ? this.names.each(segment) : null,
-      results: this.names.results(p),
+      results: this.exitResults(exit),
       assigned: !inline,
     };
   }
@@ -187,10 +216,12 @@ export class Wiring {
     const exits = this.exits.get(segment) ?? [];
     const fn = this.names.each(segment);
     const paramType = segment.startsWith("body:") ? "str" : "list[str]";
-    this.top.push({ kind: "def", fn, param: item, paramType, body, returns: exits.map((e) => this.names.local(e)) });
-    const inline = exits.length === 1 && (this.consumers.get(exits[0] ?? "") ?? 0) === 1;
+    const returns = exits.map((e) => this.exitExpression(e));
+    this.top.push({ kind: "def", fn, param: item, paramType, body, returns });
+    const inline = exits.length === 1 && (this.consumers.get(exits[0]?.key ?? "") ?? 0) === 1;
     if (!inline) {
-      this.top.push({ kind: "map", targets: exits.map((e) => this.names.results(e)), source: this.sourceVar(segment), fn });
+      const targets = exits.map((e) => this.exitResults(e));
+      this.top.push({ kind: "map", targets, source: this.sourceVar(segment), fn });
     }
   }
 }

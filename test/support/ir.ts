@@ -1,18 +1,25 @@
 // A tiny builder of flow IR objects for unit tests: a test states the graph's edges and
 // whatever else matters to it; everything else gets the defaults Metaflow's introspection
 // would produce for a plain flow. Graph facts (inFuncs, splitParents, matchingJoin, step
-// types) are derived the way Metaflow's FlowGraph derives them.
+// types) are derived the way Metaflow's FlowGraph derives them (metaflow/graph.py).
 import type { DecoratorIR, FlowIR, JsonValue, ParameterIR, StepIR } from "../../src/ir/index.js";
+import type { JobArg, JobNode } from "../../src/plan/types.js";
 
 /** One node: its successors, or successors plus what makes it special. */
 export type NodeSpec =
   | readonly string[]
   | {
       next?: readonly string[];
-      /** The step takes `inputs` (a join). */
+      /**
+       * The step takes `inputs` (a join). Unset: a join when several steps lead to it and
+       * the flow has no switch (with switches, several predecessors can also mean branches
+       * converging on a plain step, so joins must be marked).
+       */
       join?: boolean;
       /** `self.next(..., foreach=<param>)`. */
       foreach?: string;
+      /** `self.next({case: self.<next>...}, condition=<switch>)`: one case per target, named after it. */
+      switch?: string;
       /** Anything else, applied last (wins over what the builder derived). */
       step?: Partial<StepIR>;
     };
@@ -24,89 +31,109 @@ export interface FlowOptions {
   parameters?: ParameterIR[];
   deploy?: Partial<FlowIR["deploy"]>;
   flow?: Partial<FlowIR["flow"]>;
+  automation?: Partial<FlowIR["automation"]>;
 }
 
 interface Node {
   next: string[];
-  join: boolean;
+  join: boolean | null;
   foreach: string | null;
+  switch: string | null;
   step: Partial<StepIR>;
 }
 
 function normalise(spec: NodeSpec): Node {
-  if (Array.isArray(spec)) return { next: [...(spec as readonly string[])], join: false, foreach: null, step: {} };
+  if (Array.isArray(spec)) {
+    return { next: [...(spec as readonly string[])], join: null, foreach: null, switch: null, step: {} };
+  }
   const s = spec as Exclude<NodeSpec, readonly string[]>;
-  return { next: [...(s.next ?? [])], join: s.join ?? false, foreach: s.foreach ?? null, step: s.step ?? {} };
+  return {
+    next: [...(s.next ?? [])],
+    join: s.join ?? null,
+    foreach: s.foreach ?? null,
+    switch: s.switch ?? null,
+    step: s.step ?? {},
+  };
 }
 
 /**
  * A FlowIR from a graph given as `{ step: [successors...] }` (in Metaflow's step order).
- * Joins must be marked (`{ next, join: true }`), as Metaflow knows them by their
- * `inputs` argument; a node with several predecessors is a join as well.
+ * Joins must be marked (`{ next, join: true }`) in flows with switches, as Metaflow knows
+ * them by their `inputs` argument; without switches a node with several predecessors is
+ * a join as well.
  */
 export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {}): FlowIR {
   const names = Object.keys(graph);
   const startStep = options.startStep ?? "start";
   const endStep = options.endStep ?? "end";
   const nodes = new Map(names.map((n) => [n, normalise(graph[n] ?? [])]));
-  const inFuncs = new Map<string, string[]>(names.map((n) => [n, []]));
+  const hasSwitch = [...nodes.values()].some((n) => n.switch !== null);
+  const predecessors = new Map<string, Set<string>>(names.map((n) => [n, new Set()]));
   for (const [name, node] of nodes) {
-    for (const next of node.next) inFuncs.get(next)?.push(name);
+    for (const next of node.next) if (next !== name) predecessors.get(next)?.add(name);
   }
-  const isJoin = (name: string): boolean =>
-    (nodes.get(name)?.join ?? false) || (inFuncs.get(name)?.length ?? 0) > 1;
-  const isSplit = (name: string): boolean => {
-    const node = nodes.get(name);
-    return node !== undefined && (node.foreach !== null || node.next.length > 1);
+  const typeOf = (name: string): StepIR["type"] => {
+    const node = nodes.get(name) ?? normalise([]);
+    const join = node.join ?? (!hasSwitch && (predecessors.get(name)?.size ?? 0) > 1);
+    if (name === endStep) return "end";
+    if (node.switch !== null) return "split-switch";
+    if (node.foreach !== null) return "foreach";
+    if (node.next.length > 1) return "split";
+    if (join) return "join";
+    return name === startStep ? "start" : "linear";
   };
+  const types = new Map(names.map((n) => [n, typeOf(n)]));
 
-  // Metaflow's traversal: a node's split parents are the splits open when it is reached;
-  // a join closes the innermost one (and becomes its matching join).
+  // Metaflow's FlowGraph._traverse_graph: every path from the start step, skipping edges
+  // back into the path (a loop); a step's split parents are the splits open on the last
+  // path that reached it, a join closes the innermost one (and becomes its matching
+  // join), and only the edges traversed count as inputs.
+  const inFuncs = new Map<string, Set<string>>(names.map((n) => [n, new Set()]));
   const splitParents = new Map<string, string[]>();
   const matchingJoin = new Map<string, string>();
-  const visit = (name: string, parents: string[]): void => {
-    if (splitParents.has(name) || !nodes.has(name)) return;
-    splitParents.set(name, parents);
-    let after = parents;
-    if (isJoin(name)) {
+  const traverse = (name: string, seen: readonly string[], parents: readonly string[]): void => {
+    const type = types.get(name);
+    let after = [...parents];
+    if (type === "split" || type === "foreach") {
+      splitParents.set(name, [...parents]);
+      after = [...parents, name];
+    } else if (type === "join") {
       const closed = parents[parents.length - 1];
-      if (closed !== undefined && !matchingJoin.has(closed)) matchingJoin.set(closed, name);
-      after = parents.slice(0, -1);
+      if (closed !== undefined) {
+        matchingJoin.set(closed, name);
+        splitParents.set(name, [...parents]);
+        after = parents.slice(0, -1);
+      }
+    } else {
+      splitParents.set(name, [...parents]);
     }
-    if (isSplit(name)) after = [...after, name];
-    for (const next of nodes.get(name)?.next ?? []) visit(next, after);
+    for (const next of nodes.get(name)?.next ?? []) {
+      if (seen.includes(next) || !nodes.has(next)) continue;
+      inFuncs.get(next)?.add(name);
+      traverse(next, [...seen, next], after);
+    }
   };
-  visit(startStep, []);
+  if (nodes.has(startStep)) traverse(startStep, [], []);
 
   const steps: StepIR[] = names.map((name) => {
     const node = nodes.get(name) ?? normalise([]);
-    const type: StepIR["type"] =
-      name === endStep
-        ? "end"
-        : node.foreach !== null
-          ? "foreach"
-          : node.next.length > 1
-            ? "split"
-            : isJoin(name)
-              ? "join"
-              : name === startStep
-                ? "start"
-                : "linear";
+    const switchCases: [string, string][] = node.switch !== null ? node.next.map((t) => [t, t]) : [];
     return {
       name,
-      type,
+      type: types.get(name) ?? "linear",
       next: node.next,
       inFuncs: [...(inFuncs.get(name) ?? [])].sort(),
       splitParents: splitParents.get(name) ?? [],
       matchingJoin: matchingJoin.get(name) ?? null,
       foreachParam: node.foreach,
       numParallel: 0,
-      switchCondition: null,
-      switchCases: [],
+      switchCondition: node.switch,
+      switchCases,
       decorators: [],
       retries: { user: 0, error: 0 },
       withSpecs: [],
       environment: {},
+      timeoutSeconds: null,
       doc: null,
       sourceLine: null,
       ...node.step,
@@ -139,8 +166,13 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       namespace: null,
       owner: "tester",
       description: null,
+      executor: { maxWorkers: 16, fastLaunch: true },
+      workflowTimeout: null,
+      project: null,
+      configs: {},
       ...options.deploy,
     },
+    automation: { schedule: null, events: null, onFinish: null, ...options.automation },
   };
 }
 
@@ -178,4 +210,39 @@ export function stepOf(ir: FlowIR, name: string): StepIR {
   const found = ir.steps.find((s) => s.name === name);
   if (found === undefined) throw new Error(`no step ${name}`);
   return found;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading plans back, for tests: the job body as short Python-like lines.
+
+/** An argument as the job body writes it (a collect of an assigned map collects it). */
+export function argText(arg: JobArg): string {
+  switch (arg.kind) {
+    case "var":
+      return arg.name;
+    case "attr":
+      return `${arg.name}.${arg.attr}`;
+    case "list":
+      return `[${arg.items.map(argText).join(", ")}]`;
+    case "collect":
+      return arg.fn === null ? `${arg.results}.collect()` : `${arg.source}.map(${arg.fn}).collect()`;
+  }
+}
+
+/** The job body as short lines, e.g. `b = op_b(a)`; a mapped function's body is indented. */
+export function bodyLines(nodes: readonly JobNode[], indent = ""): string[] {
+  const out: string[] = [];
+  for (const node of nodes) {
+    if (node.kind === "call") {
+      const call = `${node.fn}(${node.args.map(argText).join(", ")})`;
+      out.push(`${indent}${node.target === null ? "" : `${node.target} = `}${call}`);
+    } else if (node.kind === "def") {
+      out.push(`${indent}def ${node.fn}(${node.param}: ${node.paramType}):`);
+      out.push(...bodyLines(node.body, indent + "  "));
+      out.push(`${indent}  return ${node.returns.join(", ")}`);
+    } else {
+      out.push(`${indent}${node.targets.join(", ")} = ${node.source}.map(${node.fn})`);
+    }
+  }
+  return out;
 }

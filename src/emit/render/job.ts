@@ -38,6 +38,15 @@ function usedNames(nodes: readonly JobNode[], into = new Set<string>()): Set<str
   return into;
 }
 
+// `return a, b` / `a, b = x`: flat when it fits, else a parenthesized, exploded tuple
+// with a magic trailing comma (which ruff keeps as written).
+function tupleStatement(head: string, items: readonly string[], tail: string, indent: string): string {
+  const flat = `${head}${items.join(", ")}${tail}`;
+  if (indent.length + flat.length <= WIDTH) return flat;
+  const inner = `${indent}    `;
+  return [`${head}(`, ...items.map((i) => `${inner}${i},`), `${indent})${tail}`].join("\n");
+}
+
 function fits(text: string, indent: string): boolean {
   return text.split("\n").every((l, i) => (i === 0 ? indent.length : 0) + l.length <= WIDTH);
 }
@@ -73,15 +82,32 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
       w.blank();
       w.block(defHeader(node.fn, [`${node.param}: ${node.paramType}`], returns, w.currentIndent), () => {
         renderNodes(node.body, w, used);
-        w.line(`return ${node.returns.join(", ")}`);
+        w.line(tupleStatement("return ", node.returns, "", w.currentIndent));
       });
       w.blank();
     } else {
       const mapped = pyCall(`${node.source}.map`, [pyRaw(node.fn)], []);
       const targets = node.targets.join(", ");
-      w.line(assignment(targets, `${node.source}.map`, mapped, w.currentIndent));
+      const line = `${targets} = ${node.source}.map(${node.fn})`;
+      if (node.targets.length > 1 && w.currentIndent.length + line.length > WIDTH) {
+        // ruff wraps a long tuple target, not the call, on the left-hand side.
+        w.line(tupleStatement("", node.targets, ` = ${node.source}.map(${node.fn})`, w.currentIndent));
+      } else {
+        w.line(assignment(targets, `${node.source}.map`, mapped, w.currentIndent));
+      }
     }
   }
+}
+
+// Op processes fork from a server that has imported Dagster and Metaflow once, instead of
+// each importing them afresh; every Metaflow task still runs in its own new process.
+function executor(ir: FlowIR): PyValue {
+  const { maxWorkers, fastLaunch } = ir.deploy.executor;
+  const config: Record<string, PyValue> = { max_concurrent: maxWorkers };
+  if (fastLaunch) {
+    config["start_method"] = { forkserver: { preload_modules: ["dagster", "metaflow"] } };
+  }
+  return pyCall("multiprocess_executor.configured", [config], []);
 }
 
 /** The job function reads like the flow's graph; the job object is named after the flow. */
@@ -90,6 +116,7 @@ export function renderJob(ir: FlowIR, plan: JobPlan, w: Writer): void {
   if (ir.deploy.description !== null) kwargs.push(["description", ir.deploy.description]);
   const tags: Record<string, PyValue> = { "metaflow/flow": ir.flow.name, ...jobTags(ir) };
   kwargs.push(["tags", tags]);
+  kwargs.push(["executor_def", executor(ir)]);
   w.line("@" + pyLiteral(pyCall("job", [], kwargs), { indent: w.currentIndent, prefixWidth: 1 }));
   w.block(`def ${plan.jobAttr}() -> None:`, () => {
     w.line(`"""Metaflow flow ${plan.flowName}, one op per step."""`);

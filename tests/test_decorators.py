@@ -1,0 +1,415 @@
+"""Step and flow decorators behave as under `python flow.py run`: real Metaflow, real
+Dagster, failures injected for real (exceptions, hung steps that ignore signals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from conftest import (
+    compile_flow,
+    copy_flow,
+    create,
+    load_module,
+    read_run,
+    run_cli,
+    run_pathspec,
+)
+from dagster import Definitions
+
+
+def native_pathspec(flow_class: str, flow: Path, *top: str) -> str:
+    """`python flow.py [top-level options] run`; the run's pathspec."""
+    id_file = flow.parent / f"run-id-{uuid.uuid4().hex[:8]}"
+    run_cli([flow.name, *top, "run", "--run-id-file", str(id_file)], flow.parent)
+    return f"{flow_class}/{id_file.read_text()}"
+
+
+def task(run: dict[str, Any], step: str) -> dict[str, Any]:
+    [only] = run["steps"][step]
+    return only
+
+
+def failures(result: Any, step_key: str) -> list[str]:
+    """Messages of an op's failed attempts (retried or final), in order."""
+    messages = []
+    for event in result.all_events:
+        if event.step_key != step_key:
+            continue
+        if event.event_type_value not in ("STEP_UP_FOR_RETRY", "STEP_FAILURE"):
+            continue
+        error = event.event_specific_data.error
+        if error is not None and error.cause is not None:
+            error = error.cause
+        messages.append(error.message if error is not None else "")
+    return messages
+
+
+def started(result: Any) -> set[str]:
+    return {
+        e.step_key
+        for e in result.all_events
+        if e.event_type_value in ("STEP_START", "STEP_RESTARTED")
+    }
+
+
+# ---------------------------------------------------------------------------------
+# @retry and @catch
+
+
+def test_retry_count_is_the_true_attempt_and_foreach_reads_the_good_one(
+    flow_dir: Path,
+) -> None:
+    _, module = compile_flow("retry_count_flow.py", flow_dir)
+    op_start = module.RetryCountFlow.graph.node_named("op_start").definition
+    assert op_start.retry_policy.max_retries == 3
+    assert op_start.retry_policy.delay is None or op_start.retry_policy.delay == 0
+    result = module.RetryCountFlow.execute_in_process()
+    assert result.success
+    assert len(failures(result, "op_start")) == 2
+    assert len(failures(result, "op_fan")) == 1
+    run = read_run(flow_dir, run_pathspec(result))
+    assert run["successful"]
+    start = task(run, "start")
+    assert start["attempt"] == 2
+    assert start["artifacts"]["seen_retry_count"] == 2
+    fan = task(run, "fan")
+    assert fan["attempt"] == 1
+    # Attempt 0 chose five splits before failing; the job ran the two of attempt 1.
+    assert sorted(t["artifacts"]["item"] for t in run["steps"]["body"]) == ["a", "b"]
+    assert task(run, "join")["artifacts"]["items_seen"] == ["a", "b"]
+
+
+def test_retry_delay_comes_from_minutes_between_retries(flow_dir: Path) -> None:
+    _, module = compile_flow("late_retry_flow.py", flow_dir)
+    policy = module.LateRetryFlow.graph.node_named("op_start").definition.retry_policy
+    # @retry(times=1, minutes_between_retries=0.2): 12 seconds, not 12.000000000000002.
+    assert policy.max_retries == 1
+    assert policy.delay == 12
+    assert re.search(r"delay=12[,)]", (flow_dir / "defs.py").read_text())
+
+
+def test_catch_alone_after_retries_and_after_a_kill(flow_dir: Path) -> None:
+    _, module = compile_flow("catch_retry_flow.py", flow_dir)
+    graph = module.CatchRetryFlow.graph
+    # @catch adds three error retries to the user's: Dagster may retry that often.
+    assert graph.node_named("op_caught").definition.retry_policy.max_retries == 3
+    assert graph.node_named("op_retried").definition.retry_policy.max_retries == 5
+    result = module.CatchRetryFlow.execute_in_process()
+    assert result.success
+    run = read_run(flow_dir, run_pathspec(result))
+    assert run["successful"]
+    # @catch alone: the user code's only attempt fails and is caught at once.
+    assert task(run, "caught")["attempt"] == 0
+    caught = task(run, "caught")["artifacts"]["caught_problem"]
+    assert "caught without retries" in caught
+    # After @retry: attempts 0 and 1 fail and are retried, attempt 2 is caught.
+    assert task(run, "retried")["attempt"] == 2
+    assert "fails on attempt 2" in task(run, "retried")["artifacts"]["retried_problem"]
+    assert len(failures(result, "op_retried")) == 2
+    # The op killed the hung attempt 0; attempt 1 ran @catch's fallback.
+    assert task(run, "killed")["attempt"] == 1
+    [killed] = failures(result, "op_killed")
+    assert "timed out after 1 seconds" in killed
+    problems = task(run, "join")["artifacts"]["problems"]
+    assert "caught without retries" in problems["caught"]
+    assert "fails on attempt 2" in problems["retried"]
+    assert problems["killed"] != "None"
+
+
+# ---------------------------------------------------------------------------------
+# @timeout: enforced by the op, on the step's whole process group
+
+
+def _processes() -> dict[int, tuple[int, bytes, bytes]]:
+    """pid -> (process group, command line, environment), from /proc."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        # Fields after the command name, which sits in parentheses: state ppid pgrp.
+        pgrp = int(stat.rsplit(b")", 1)[1].split()[2])
+        found[int(entry)] = (pgrp, cmdline, environ)
+    return found
+
+
+def test_timeout_kills_steps_that_block_signals_then_retry_succeeds(
+    flow_dir: Path, monkeypatch: Any
+) -> None:
+    _, module = compile_flow("timeout_flow.py", flow_dir)
+    steps = module.FLOW.steps
+    assert steps["sleeper"].timeout == 2 and steps["spinner"].timeout == 2
+    assert steps["start"].timeout is None
+    tags = module.TimeoutFlow.graph.node_named("op_sleeper").definition.tags
+    assert tags["metaflow/timeout"] == "2"
+    marker = uuid.uuid4().hex
+    pids = flow_dir / "pids.txt"
+    monkeypatch.setenv("MFD_TEST_MARKER", marker)
+    monkeypatch.setenv("MFD_TEST_PIDS", str(pids))
+    began = time.monotonic()
+    result = module.TimeoutFlow.execute_in_process()
+    elapsed = time.monotonic() - began
+    assert result.success
+    # Two hung steps (2 s + 5 s head start + 5 s SIGTERM grace each) and their retries;
+    # nowhere near the 300 seconds they would otherwise sleep.
+    assert elapsed < 150
+    for step in ("sleeper", "spinner"):
+        [message] = failures(result, f"op_{step}")
+        assert f"Step '{step}' timed out after 2 seconds (@timeout)" in message
+        assert "the op killed its process group" in message
+    # Metaflow's own SIGALRM stopped the polite step before the op had to.
+    [polite] = failures(result, "op_polite")
+    assert "the op killed" not in polite
+    run = read_run(flow_dir, run_pathspec(result))
+    for step in ("sleeper", "spinner", "polite"):
+        assert task(run, step)["attempt"] == 1
+    assert task(run, "join")["artifacts"]["attempts"] == [1, 1, 1]
+    # No process of the killed steps survives: not the step, not its `sleep 300`.
+    groups = {int(line.split()[2]) for line in pids.read_text().splitlines()}
+    assert len(groups) == 2
+    me = os.getpid()
+    survivors = [
+        (pid, cmdline)
+        for pid, (pgrp, cmdline, environ) in _processes().items()
+        if pid != me and (pgrp in groups or marker.encode() in environ)
+    ]
+    assert survivors == []
+
+
+def test_timeout_from_with_option_fails_the_run_clearly(flow_dir: Path) -> None:
+    flow = copy_flow("hang_flow.py", flow_dir)
+    create(flow, "defs.py", "--with", "timeout:seconds=3")
+    module = load_module(flow_dir / "defs.py")
+    assert {s.timeout for s in module.FLOW.steps.values()} == {3}
+    began = time.monotonic()
+    result = module.HangFlow.execute_in_process(raise_on_error=False)
+    assert time.monotonic() - began < 120
+    assert not result.success
+    [message] = failures(result, "op_hang")
+    assert "Step 'hang' timed out after 3 seconds (@timeout)" in message
+    assert "op_end" not in started(result)
+
+
+# ---------------------------------------------------------------------------------
+# @environment and @resources
+
+
+def test_environment_values_reach_the_step_like_a_native_run(flow_dir: Path) -> None:
+    flow, module = compile_flow("environment_flow.py", flow_dir)
+    result = module.EnvironmentFlow.execute_in_process()
+    assert result.success
+    ours = read_run(flow_dir, run_pathspec(result))
+    native = read_run(flow_dir, native_pathspec("EnvironmentFlow", flow))
+    seen = task(ours, "start")["artifacts"]["seen"]
+    assert seen == task(native, "start")["artifacts"]["seen"]
+    assert seen == {
+        "MFD_QUOTES": "say \"hi\" and 'bye'",
+        "MFD_SPACES": "  two  spaces  and a tab\t",
+        "MFD_UNICODE": "héllo wörld ✓ 日本語",
+        "MFD_EQUALS": "a=b==c=",
+        "MFD_NUMBER": "42",
+        "MFD_FLAG": "True",
+        "MFD_EMPTY": "",
+    }
+    assert task(ours, "end")["artifacts"]["leaked"] == {}
+    assert task(native, "end")["artifacts"]["leaked"] == {}
+
+
+def test_resources_show_as_op_tags(flow_dir: Path) -> None:
+    _, module = compile_flow("environment_flow.py", flow_dir)
+    graph = module.EnvironmentFlow.graph
+    tags = graph.node_named("op_start").definition.tags
+    assert tags["metaflow/resources.cpu"] == "2"
+    assert tags["metaflow/resources.memory"] == "2048"
+    assert tags["metaflow/resources.gpu"] == "1"
+    end_tags = graph.node_named("op_end").definition.tags
+    assert not any(k.startswith("metaflow/") for k in end_tags)
+
+
+def test_resources_from_with_option_tag_every_op(flow_dir: Path) -> None:
+    flow = copy_flow("linear_flow.py", flow_dir)
+    create(flow, "defs.py", "--with", "resources:cpu=4,memory=8000")
+    module = load_module(flow_dir / "defs.py")
+    for node in module.LinearFlow.graph.nodes:
+        tags = node.definition.tags
+        assert tags["metaflow/resources.cpu"] == "4", node.name
+        assert tags["metaflow/resources.memory"] == "8000", node.name
+
+
+# ---------------------------------------------------------------------------------
+# --workflow-timeout
+
+
+def test_workflow_timeout_stops_a_running_step(flow_dir: Path) -> None:
+    _, module = compile_flow("slow_flow.py", flow_dir, "--workflow-timeout", "10")
+    job = module.SlowFlow
+    assert job.tags["dagster/max_runtime"] == "10"
+    assert module.FLOW.workflow_timeout == 10
+    began = time.monotonic()
+    result = job.execute_in_process(raise_on_error=False)
+    assert time.monotonic() - began < 90
+    assert not result.success
+    [message] = failures(result, "op_slow")
+    assert "reached its workflow timeout of 10 seconds" in message
+    assert "stopped step 'slow'" in message
+    assert "op_end" not in started(result)
+
+
+def test_workflow_timeout_refuses_to_start_a_task_past_the_deadline(
+    flow_dir: Path,
+) -> None:
+    _, module = compile_flow("late_retry_flow.py", flow_dir, "--workflow-timeout", "8")
+    result = module.LateRetryFlow.execute_in_process(raise_on_error=False)
+    assert not result.success
+    first, second = failures(result, "op_start")
+    assert "first attempt fails" in first
+    # The retry was due 12 seconds later, past the 8-second deadline: not started.
+    assert "reached its workflow timeout of 8 seconds" in second
+    assert "not starting step 'start'" in second
+
+
+def test_workflow_timeout_across_processes(flow_dir: Path, tmp_path: Path) -> None:
+    """Under the multiprocess executor every op reads the run's start time alike."""
+    from dagster import DagsterInstance, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    compile_flow("slow_flow.py", flow_dir, "--workflow-timeout", "40")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    began = time.monotonic()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "SlowFlow")
+        with execute_job(job, instance=instance, raise_on_error=False) as result:
+            assert not result.success
+            messages = failures(result, "op_slow")
+            ran = started(result)
+            record = instance.get_run_record_by_id(result.run_id)
+            assert record is not None
+            run_start, run_end = record.start_time, record.end_time
+    assert time.monotonic() - began < 150
+    [message] = messages
+    assert "reached its workflow timeout of 40 seconds" in message
+    assert "op_end" not in ran
+    # Stopped at the deadline (plus the time to kill and report), not 300 s later.
+    assert run_end - run_start < 40 + 30
+
+
+# ---------------------------------------------------------------------------------
+# @project with --branch / --production
+
+
+def _project_facts(run: dict[str, Any]) -> dict[str, Any]:
+    start, end = task(run, "start"), task(run, "end")
+    assert start["artifacts"]["seen"] == end["artifacts"]["seen_at_end"]
+    return start["artifacts"]["seen"]
+
+
+def test_project_branches_live_side_by_side(flow_dir: Path) -> None:
+    flow = copy_flow("project_flow.py", flow_dir)
+    create(flow, "a.py", top=("--branch", "a"))
+    create(flow, "b.py", top=("--branch", "b"))
+    a, b = load_module(flow_dir / "a.py"), load_module(flow_dir / "b.py")
+    # The module attribute stays the flow class name; the job name carries the branch.
+    assert a.ProjectFlow.name == "mfd_proj_test_a_ProjectFlow"
+    assert b.ProjectFlow.name == "mfd_proj_test_b_ProjectFlow"
+    assert a.ProjectFlow.tags["metaflow/branch"] == "test.a"
+    merged = Definitions.merge(a.defs, b.defs)
+    for branch in ("a", "b"):
+        result = merged.get_job_def(
+            f"mfd_proj_test_{branch}_ProjectFlow"
+        ).execute_in_process()
+        assert result.success
+        ours = read_run(flow_dir, run_pathspec(result))
+        native_run = native_pathspec("ProjectFlow", flow, "--branch", branch)
+        native = read_run(flow_dir, native_run)
+        assert _project_facts(ours) == _project_facts(native)
+        assert _project_facts(ours)["branch_name"] == f"test.{branch}"
+        assert f"project_branch:test.{branch}" in ours["tags"]
+
+
+def test_project_production_and_user_branches(flow_dir: Path) -> None:
+    flow = copy_flow("project_flow.py", flow_dir)
+    create(flow, "prod.py", top=("--production",))
+    create(flow, "user.py", env={"METAFLOW_USER": "creator"})
+    prod, user = load_module(flow_dir / "prod.py"), load_module(flow_dir / "user.py")
+    assert prod.ProjectFlow.name == "mfd_proj_prod_ProjectFlow"
+    assert user.ProjectFlow.name == "mfd_proj_user_creator_ProjectFlow"
+    result = prod.ProjectFlow.execute_in_process()
+    ours = read_run(flow_dir, run_pathspec(result))
+    native = read_run(flow_dir, native_pathspec("ProjectFlow", flow, "--production"))
+    assert _project_facts(ours) == _project_facts(native)
+    assert _project_facts(ours)["is_production"] is True
+    # The user branch is whoever ran `create`, not whoever runs the Dagster worker.
+    assert os.environ["METAFLOW_USER"] != "creator"
+    result = user.ProjectFlow.execute_in_process()
+    facts = _project_facts(read_run(flow_dir, run_pathspec(result)))
+    assert facts["branch_name"] == "user.creator"
+    assert facts["is_user_branch"] is True
+    assert facts["project_flow_name"] == "mfd_proj.user.creator.ProjectFlow"
+
+
+# ---------------------------------------------------------------------------------
+# Config values
+
+
+def test_configs_reach_every_step_like_a_native_run(flow_dir: Path) -> None:
+    flow = copy_flow("config_flow.py", flow_dir)
+    (flow_dir / "extra_default.json").write_text('{"path": "default", "n": 1}')
+    other = '{"path": "other", "n": 2.0, "deep": {"x": [1]}}'
+    (flow_dir / "other.json").write_text(other)
+    top = (
+        "--config-value",
+        "settings",
+        json.dumps({"lr": 1.0, "name": 'ünï cödé = "q"'}),
+        "--config",
+        "extra",
+        "other.json",
+    )
+    create(flow, "defs.py", top=top)
+    # The file is read at create time, like a deployment: later edits do not matter.
+    (flow_dir / "other.json").write_text('{"path": "changed"}')
+    module = load_module(flow_dir / "defs.py")
+    result = module.ConfigFlow.execute_in_process()
+    assert result.success
+    ours = read_run(flow_dir, run_pathspec(result))
+    (flow_dir / "other.json").write_text(other)
+    native = read_run(flow_dir, native_pathspec("ConfigFlow", flow, *top))
+    for run in (ours, native):
+        start, end = task(run, "start"), task(run, "end")
+        assert start["artifacts"]["seen"] == end["artifacts"]["seen_at_end"]
+    seen = task(ours, "start")["artifacts"]["seen"]
+    assert seen == task(native, "start")["artifacts"]["seen"]
+    assert seen == {
+        "settings": {"lr": 1.0, "name": 'ünï cödé = "q"'},
+        "lr_type": "float",
+        "extra": {"path": "other", "n": 2.0, "deep": {"x": [1]}},
+        "note": "plain text; not JSON",
+    }
+    assert task(ours, "start")["artifacts"]["from_env"] == 'ünï cödé = "q"'
+
+
+def test_config_defaults_reach_the_steps(flow_dir: Path) -> None:
+    flow = copy_flow("config_flow.py", flow_dir)
+    (flow_dir / "extra_default.json").write_text('{"path": "default", "n": 1}')
+    create(flow, "defs.py")
+    module = load_module(flow_dir / "defs.py")
+    result = module.ConfigFlow.execute_in_process()
+    assert result.success
+    run = read_run(flow_dir, run_pathspec(result))
+    seen = task(run, "end")["artifacts"]["seen_at_end"]
+    assert seen["settings"] == {"lr": 0.5, "name": "default"}
+    assert seen["extra"] == {"path": "default", "n": 1}
