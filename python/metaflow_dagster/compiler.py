@@ -65,6 +65,9 @@ def compile_ir(ir: dict[str, Any]) -> str:
     )
     flow = str(ir.get("flow", {}).get("name", "?"))
     try:
+        # A compiler that exits non-zero crashed, whatever it printed before.
+        if proc.returncode != 0:
+            raise ValueError(proc.returncode)
         reply = json.loads(proc.stdout.decode("utf-8"))
     except ValueError:
         stderr = proc.stderr.decode("utf-8", errors="replace").strip()

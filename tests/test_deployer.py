@@ -1,0 +1,196 @@
+"""Metaflow's Deployer API on Dagster: `Deployer(flow).dagster()`, against a real
+`dagster dev` (see test_trigger.py for the server and process helpers)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from metaflow import DeployedFlow, Deployer
+from metaflow_dagster import launch
+from test_trigger import (
+    SLEEPY_FLOW,
+    assert_no_survivors,
+    dagster_dev,
+    free_port,
+    wait_for_processes,
+)
+
+RUN_TIMEOUT = 300
+
+TYPED_FLOW = '''
+from metaflow import FlowSpec, JSONType, Parameter, step
+
+
+class TypedFlow(FlowSpec):
+    """Every parameter type the Deployer passes on."""
+
+    text = Parameter("text", default="x")
+    number = Parameter("number", type=int, default=1)
+    ratio = Parameter("ratio", type=float, default=0.5)
+    flag = Parameter("flag", type=bool, default=False)
+    blob = Parameter("blob-data", type=JSONType, default='{"a": 1}')
+    needed = Parameter("needed", required=True, help="It's 'required'.")
+
+    @step
+    def start(self):
+        self.seen = {
+            "text": self.text,
+            "number": self.number,
+            "ratio": self.ratio,
+            "flag": self.flag,
+            "blob": self.blob,
+            "needed": self.needed,
+        }
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TypedFlow()
+'''
+
+
+def deployer(flow: Path, url: str) -> object:
+    return Deployer(
+        str(flow), show_output=False, cwd=str(flow.parent), env={"DAGSTER_URL": url}
+    ).dagster()
+
+
+@pytest.mark.timeout(600)
+def test_deployer_create_trigger_status_run(
+    flow_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    flow = flow_dir / "typed_flow.py"
+    flow.write_text(TYPED_FLOW)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    deployed = deployer(flow, url).create(name="typed_job", output="typed_defs.py")
+    timings["create"] = time.monotonic() - t0
+    assert deployed.name == "typed_job"
+    assert deployed.flow_name == "TypedFlow"
+    assert deployed.file == str(flow_dir / "typed_defs.py")
+    assert deployed.metadata.startswith("local@")
+
+    with dagster_dev(flow_dir, "typed_defs.py", port=port):
+        timings["dagster_dev"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        triggered = deployed.trigger(
+            needed="deployed",
+            number=7,
+            ratio=1.5,
+            flag=True,
+            blob_data={"x": [1, 2], "y": None},
+        )
+        timings["trigger"] = time.monotonic() - t1
+        # Queued: the daemon has not started it, so Metaflow has no run yet.
+        assert triggered.run is None
+        assert triggered.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+        run_id = f"dagster-{triggered.dagster_run_id}"
+        assert triggered.pathspec == f"TypedFlow/{run_id}"
+        assert triggered.dagster_ui_url == f"{url}/runs/{triggered.dagster_run_id}"
+
+        t2 = time.monotonic()
+        final = triggered.wait_for_completion(check_interval=2, timeout=RUN_TIMEOUT)
+        timings["run"] = time.monotonic() - t2
+        assert final == "SUCCESS"
+        assert triggered.status == "SUCCESS" and not triggered.is_running
+
+        # The client finds the run where the flow records it, whatever our cwd.
+        run = triggered.run
+        assert run is not None and run.successful
+        seen = run["start"].task.data.seen
+        assert seen == {
+            "text": "x",
+            "number": 7,
+            "ratio": 1.5,
+            "flag": True,
+            "blob": {"x": [1, 2], "y": None},
+            "needed": "deployed",
+        }
+        assert isinstance(seen["ratio"], float) and isinstance(seen["flag"], bool)
+
+        # Back from the job name alone, through the webserver at $DAGSTER_URL.
+        monkeypatch.setenv("DAGSTER_URL", url)
+        again = DeployedFlow.from_deployment("typed_job", impl="dagster")
+        assert (again.name, again.flow_name) == ("typed_job", "TypedFlow")
+        assert again.file == str(flow_dir / "typed_defs.py")
+        assert again.metadata == deployed.metadata
+        found = DeployedFlow.get_triggered_dagster_run("typed_job", run_id)
+        assert found.status == "SUCCESS"
+        assert found.run is not None and found.run.successful
+        # ... and from the generated file, without a webserver.
+        by_file = DeployedFlow.from_dagster(str(flow_dir / "typed_defs.py"))
+        assert (by_file.name, by_file.flow_name) == ("typed_job", "TypedFlow")
+        listed = list(DeployedFlow.list_dagster(flow_name="TypedFlow"))
+        assert [d.name for d in listed] == ["typed_job"]
+    print("timings (s):", json.dumps({k: round(v, 1) for k, v in timings.items()}))
+
+
+@pytest.mark.timeout(600)
+def test_deployer_from_deployment_trigger_and_terminate(
+    flow_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    flow = flow_dir / "sleepy_flow.py"
+    flow.write_text(SLEEPY_FLOW)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    deployer(flow, url).create(name="sleepy_job", output="sleepy_defs.py")
+    marker = f"mfdg-marker-{uuid.uuid4().hex}"
+
+    with dagster_dev(flow_dir, "sleepy_defs.py", port=port):
+        timings["dagster_dev"] = time.monotonic() - t0
+        monkeypatch.setenv("DAGSTER_URL", url)
+        elsewhere = flow_dir.parent / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        deployed = DeployedFlow.from_dagster("sleepy_job")
+        assert (deployed.name, deployed.flow_name) == ("sleepy_job", "SleepyFlow")
+        triggered = deployed.trigger(marker=marker)
+        t1 = time.monotonic()
+        step = (str(flow), " step sleepy ")
+        wait_for_processes(marker)
+        wait_for_processes(*step)
+        timings["until_sleeping"] = time.monotonic() - t1
+        assert triggered.status == "STARTED" and triggered.is_running
+        assert triggered.run is not None and not triggered.run.finished
+
+        t2 = time.monotonic()
+        assert triggered.terminate() is True
+        timings["terminate"] = time.monotonic() - t2
+        assert triggered.status == "CANCELED"
+        assert not triggered.is_running
+        assert_no_survivors((marker,), step)
+        # Nothing ran in this process's directory.
+        assert list(elsewhere.iterdir()) == []
+        # The run's Metaflow side: start succeeded, the killed step did not.
+        run = triggered.run
+        assert run["start"].task.successful
+        assert not run.successful
+    print("timings (s):", json.dumps({k: round(v, 1) for k, v in timings.items()}))
+
+
+def test_deployer_create_writes_the_attributes(flow_dir: Path) -> None:
+    """No Dagster needed: `create` alone, and its failure surfaces."""
+    flow = flow_dir / "typed_flow.py"
+    flow.write_text(TYPED_FLOW)
+    deployed = deployer(flow, "http://127.0.0.1:1").create()
+    # The defaults of `dagster create`: job named after the flow, file beside it.
+    assert deployed.name == "TypedFlow"
+    assert deployed.file == str(flow_dir / "typed_flow_dagster.py")
+    assert Path(deployed.file).is_file()
+    [job] = launch.jobs_in_file(deployed.file)
+    assert job.metadata == deployed.metadata
+    with pytest.raises(RuntimeError, match="may only contain letters"):
+        deployer(flow, "http://127.0.0.1:1").create(name="bad-name")
