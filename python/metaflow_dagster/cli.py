@@ -26,6 +26,13 @@ def default_output(flow_file: str) -> str:
     return f"{stem}_dagster.py"
 
 
+def _positive(ctx: Any, param: Any, value: int | None) -> int | None:
+    # Not click.IntRange: Metaflow's Deployer API cannot map that type to Python.
+    if value is not None and value < 1:
+        raise click.BadParameter("must be at least 1")
+    return value
+
+
 @click.group()
 def cli() -> None:
     pass
@@ -56,7 +63,8 @@ def dagster(obj: Any) -> None:
 @click.option(
     "--workflow-timeout",
     default=None,
-    type=click.IntRange(min=1),
+    type=int,
+    callback=_positive,
     help="Stop a run of the job after this many seconds (measured from the Dagster "
     "run's start); enforced by every op, no daemon needed.",
 )
@@ -64,7 +72,8 @@ def dagster(obj: Any) -> None:
     "--max-workers",
     default=16,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=int,
+    callback=_positive,
     help="How many ops (Metaflow tasks) a run executes at once (`run --max-workers`).",
 )
 @click.option(
@@ -436,7 +445,8 @@ def status(obj: Any, run_id: str, dagster_url: str | None = None) -> None:
     "--timeout",
     default=180,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=int,
+    callback=_positive,
     help="Seconds to wait for the run to stop.",
 )
 @click.pass_obj
