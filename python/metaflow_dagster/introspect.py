@@ -382,6 +382,20 @@ def _automation(flow: Any) -> dict[str, Any]:
 
 # Longest single environment variable or argument Linux accepts (MAX_ARG_STRLEN).
 _MAX_ARG_BYTES = 131072
+# JavaScript's Number.MAX_SAFE_INTEGER.
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _has_unsafe_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > _MAX_SAFE_INT
+    if isinstance(value, list):
+        return any(_has_unsafe_int(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_unsafe_int(v) for v in value.values())
+    return False
 
 
 def _refuse_unpassable_values(ir: dict[str, Any]) -> None:
@@ -405,6 +419,12 @@ def _refuse_unpassable_values(ir: dict[str, Any]) -> None:
         default = param["default"]
         if param["hasDefault"] and isinstance(default, str) and param["type"] == "str":
             check(f"the default of parameter {param['name']!r}", default)
+        if _has_unsafe_int(default):
+            # The compiler is JavaScript: its numbers are doubles.
+            problems.append(
+                f"the default of parameter {param['name']!r} holds an integer beyond "
+                f"+/-{_MAX_SAFE_INT}, which the compiler cannot carry exactly"
+            )
     for step in ir["steps"]:
         for name, value in step["environment"].items():
             if not name or "=" in name or "\x00" in name:

@@ -1,5 +1,6 @@
 import type { StepIR } from "../ir/index.js";
 import { pyIdent } from "../emit/printer/index.js";
+import { DAGSTER_RESERVED_NAMES } from "../validate/names.js";
 import type { FlowGraph } from "./graph.js";
 import type { JobArg, JobNode, OpInput } from "./types.js";
 
@@ -232,4 +233,4 @@ export function branchName(target: string): string {
 }
 
 // Dagster's default output name, and namedtuple attributes of an op's outputs.
-const BRANCH_RESERVED: ReadonlySet<string> = new Set(["result", "count", "index"]);
+const BRANCH_RESERVED: ReadonlySet<string> = new Set(["result", "count", "index", ...DAGSTER_RESERVED_NAMES]);

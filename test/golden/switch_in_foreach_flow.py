@@ -460,10 +460,12 @@ def parameter_env(flow: FlowInfo, params: Mapping[str, Any]) -> dict[str, str]:
         if kind is None:
             raise Failure(description=f"{flow.name} has no parameter {name!r}.")
         # Metaflow reads an empty value as an error, not as "use the default".
-        if value is None or (kind != "json" and value == ""):
+        # None means "use the default"; an empty string is a value, as natively.
+        if value is None:
             continue
         if kind == "json":
-            text = value if isinstance(value, str) else json.dumps(value)
+            # Values arrive decoded (a JSON string parameter is a str): encode all.
+            text = json.dumps(value)
         elif kind == "float":
             text = repr(float(value))
         elif kind == "bool":
@@ -503,6 +505,10 @@ class Exited:
     def reason(self) -> str:
         tail = self.stderr_tail.strip()
         head = f"exit code {self.code}"
+        if self.code < 0:
+            with contextlib.suppress(ValueError):
+                name = signal.Signals(-self.code).name
+                head = f"killed by signal {name} (exit code {self.code})"
         if self.stopped is not None:
             head = f"{self.stopped} (exit code {self.code})"
         return head + (f"; its stderr ended with:\n{tail}" if tail else "")

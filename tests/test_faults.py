@@ -1,0 +1,329 @@
+"""Faults injected for real: a step killed by SIGKILL, a step that exits non-zero
+without an exception, a step that floods stdout, the op process killed mid-step, an
+unwritable datastore, and a compiler that crashes or misbehaves during `create`.
+
+Each run fault must end as a failed Dagster run, with the Metaflow task not successful,
+a failure message that says what happened, and no process of the step left behind.
+Each `create` fault must leave the output file untouched and no temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import FLOWS, create, load_module, read_run, run_pathspec
+
+FAULTS = FLOWS / "faults"
+
+
+def compile_fault(
+    name: str, folder: Path, *options: str, top: tuple[str, ...] = ()
+) -> tuple[Path, ModuleType]:
+    flow = folder / name
+    shutil.copy(FAULTS / name, flow)
+    create(flow, "defs.py", *options, top=top)
+    return flow, load_module(folder / "defs.py")
+
+
+def failure_texts(result: Any, step_key: str) -> list[str]:
+    """Each STEP_FAILURE of an op: its message followed by every cause's."""
+    texts = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE" or event.step_key != step_key:
+            continue
+        parts = []
+        error = event.event_specific_data.error
+        while error is not None:
+            parts.append(error.message)
+            error = error.cause
+        texts.append("\n".join(parts))
+    return texts
+
+
+def ran(result: Any) -> set[str]:
+    return {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+
+
+def metaflow_run_of(result: Any) -> str:
+    return f"dagster-{result.run_id}"
+
+
+# A marker in the environment of everything a test starts: every process of a step
+# inherits it, so the survivors of a fault can be found whatever their command line.
+MARKER_VAR = "METAFLOW_DAGSTER_FAULT_MARKER"
+
+
+@pytest.fixture
+def marker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(MARKER_VAR, value)
+    yield value
+    for pid, _ in survivors(value):  # only processes this test started
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def survivors(marker: str) -> list[tuple[int, str]]:
+    """Processes (other than this one) whose environment carries the marker."""
+    needle = f"{MARKER_VAR}={marker}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and needle in environ.split(b"\0"):
+            found.append((int(entry), cmdline.replace(b"\0", b" ").decode()[:200]))
+    return found
+
+
+def assert_no_survivors(marker: str, within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while survivors(marker) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert survivors(marker) == [], "processes of the step survived"
+
+
+# ---------------------------------------------------------------------------------
+# A step's own process dies
+
+
+def test_step_killed_by_sigkill(flow_dir: Path, marker: str) -> None:
+    _, module = compile_fault("sigkill_flow.py", flow_dir)
+    result = module.FaultSigkillFlow.execute_in_process(raise_on_error=False)
+    assert not result.success
+    assert "op_end" not in ran(result)
+    [text] = failure_texts(result, "op_boom")
+    assert f"FaultSigkillFlow/{metaflow_run_of(result)}/boom/t" in text
+    assert "SIGKILL" in text, text
+    run = read_run(flow_dir, run_pathspec(result))
+    [boom] = run["steps"]["boom"]
+    assert boom["successful"] is False
+    assert "about to SIGKILL myself" in boom["stdout"]
+    assert run["successful"] is False
+    assert_no_survivors(marker)
+
+
+def test_step_killed_by_sigkill_is_retried_then_fails(
+    flow_dir: Path, marker: str
+) -> None:
+    """With `--with retry:times=1`: the op retries once (a new Metaflow attempt of the
+    same task), then the run fails; neither attempt looks successful."""
+    _, module = compile_fault(
+        "sigkill_flow.py", flow_dir, "--with", "retry:times=1,minutes_between_retries=0"
+    )
+    result = module.FaultSigkillFlow.execute_in_process(raise_on_error=False)
+    assert not result.success
+    retried = [
+        e
+        for e in result.all_events
+        if e.event_type_value == "STEP_UP_FOR_RETRY" and e.step_key == "op_boom"
+    ]
+    assert len(retried) == 1
+    [text] = failure_texts(result, "op_boom")
+    assert f"FaultSigkillFlow/{metaflow_run_of(result)}/boom/t (attempt 1)" in text
+    run = read_run(flow_dir, run_pathspec(result))
+    [boom] = run["steps"]["boom"]
+    assert boom["attempt"] == 1
+    assert boom["successful"] is False
+    assert run["successful"] is False
+    assert_no_survivors(marker)
+
+
+def test_step_exits_non_zero_without_an_exception(flow_dir: Path, marker: str) -> None:
+    _, module = compile_fault("exit_flow.py", flow_dir)
+    result = module.FaultExitFlow.execute_in_process(raise_on_error=False)
+    assert not result.success
+    assert "op_end" not in ran(result)
+    [text] = failure_texts(result, "op_leave")
+    assert f"FaultExitFlow/{metaflow_run_of(result)}/leave/t" in text
+    assert "exit code 3" in text, text
+    run = read_run(flow_dir, run_pathspec(result))
+    [leave] = run["steps"]["leave"]
+    assert leave["successful"] is False
+    assert "leaving with exit code 3" in leave["stdout"]
+    assert_no_survivors(marker)
+
+
+def test_step_writing_20_mb_to_stdout(flow_dir: Path, marker: str) -> None:
+    """No pipe deadlock, nothing lost: every line reaches the persisted task log."""
+    _, module = compile_fault("chatty_flow.py", flow_dir)
+    started = time.monotonic()
+    result = module.FaultChattyFlow.execute_in_process()
+    elapsed = time.monotonic() - started
+    assert result.success
+    assert elapsed < 120, elapsed
+    pathspec = run_pathspec(result)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from metaflow import Task, namespace\n"
+            "namespace(None)\n"
+            "task = Task(sys.argv[1] + '/talk/t')\n"
+            "out = task.stdout\n"
+            "lines = out.split('\\n')\n"
+            "print(len(out), len(lines), lines[0][:9], lines[199999][:9],\n"
+            "      len(lines[200000]), task['lines'].data, 'stderr' in task.stderr)\n",
+            pathspec,
+        ],
+        cwd=flow_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    size, count, first, last, tail, lines, stderr = proc.stdout.split()
+    assert int(size) >= 21_000_000
+    assert (first, last, lines, stderr) == ("00000000", "00199999", "200000", "True")
+    assert int(count) >= 200_001
+    assert int(tail) == 1_000_000  # the last line had no newline of its own
+    assert_no_survivors(marker)
+
+
+# ---------------------------------------------------------------------------------
+# The op process dies mid-step (multiprocess executor, as under `dagster dev`)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+# ---------------------------------------------------------------------------------
+# The datastore becomes unwritable
+
+
+def test_unwritable_datastore_fails_the_run(
+    flow_dir: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests run as root, which ignores permissions: the start step puts a regular
+    file where the next step's datastore directory must go."""
+    # Metaflow's client finds a local datastore as `<sysroot>/.metaflow`.
+    root = flow_dir / "elsewhere" / ".metaflow"
+    root.mkdir(parents=True)
+    _, module = compile_fault(
+        "sabotage_flow.py",
+        flow_dir,
+        top=("--datastore=local", f"--datastore-root={root}"),
+    )
+    monkeypatch.setenv("FAULT_DATASTORE_ROOT", str(root))
+    result = module.FaultSabotageFlow.execute_in_process(raise_on_error=False)
+    assert not result.success
+    [text] = failure_texts(result, "op_end")
+    run_dir = root / "FaultSabotageFlow" / metaflow_run_of(result)
+    assert "Not a directory" in text, text
+    assert str(run_dir / "end") in text, text
+    assert (run_dir / "end").is_file()
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(root.parent))
+    run = read_run(flow_dir, run_pathspec(result))
+    assert run["successful"] is False
+    assert all(t["successful"] is False for t in run["steps"].get("end", []))
+    assert_no_survivors(marker)
+
+
+# ---------------------------------------------------------------------------------
+# `create` faults: the output file is never partly written
+
+
+def keep_me(folder: Path) -> Path:
+    target = folder / "defs.py"
+    target.write_text("# keep me\n")
+    return target
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".tmp"))
+
+
+def fake_node(folder: Path, body: str) -> Path:
+    """A stand-in for Node that does what `body` says (a Python script)."""
+    script = folder / "fake_node.py"
+    script.write_text(f"#!{sys.executable}\nimport os, sys\nsys.stdin.read()\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["false", "garbage", "truncated", "killed", "ok-but-exit-3"],
+)
+def test_compiler_crash_leaves_the_output_untouched(kind: str, flow_dir: Path) -> None:
+    flow = flow_dir / "exit_flow.py"
+    shutil.copy(FAULTS / "exit_flow.py", flow)
+    target = keep_me(flow_dir)
+    bodies = {
+        "garbage": "print('Segmentation fault (core dumped)')",
+        "truncated": 'sys.stdout.write(\'{"ok": true, "source": "# half a fi\')',
+        "killed": (
+            'sys.stdout.write(\'{"ok": true, "source": "# half\')\n'
+            "sys.stdout.flush()\nos.kill(os.getpid(), 9)"
+        ),
+        # Valid JSON, then a crash: the answer of a dying compiler is not trusted.
+        "ok-but-exit-3": (
+            'sys.stdout.write(\'{"ok": true, "source": "# dying\\\\n"}\')\n'
+            "sys.stdout.flush()\nos._exit(3)"
+        ),
+    }
+    node = "/bin/false" if kind == "false" else str(fake_node(flow_dir, bodies[kind]))
+    proc = create(flow, "defs.py", env={"METAFLOW_DAGSTER_NODE": node}, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "FaultExitFlow" in out and "compiler" in out, out
+    assert target.read_text() == "# keep me\n"
+    assert leftovers(flow_dir) == []
+
+
+def test_write_failure_leaves_the_output_untouched(flow_dir: Path) -> None:
+    """The disk fills up while the file is written (RLIMIT_FSIZE: EFBIG)."""
+    flow = flow_dir / "exit_flow.py"
+    shutil.copy(FAULTS / "exit_flow.py", flow)
+    create(flow, "warm.py")  # the datastore and caches exist before the limit
+    target = keep_me(flow_dir)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    proc = subprocess.run(
+        [sys.executable, flow.name, "dagster", "create", "defs.py"],
+        cwd=flow_dir,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "File too large" in proc.stdout + proc.stderr
+    assert target.read_text() == "# keep me\n"
+    assert leftovers(flow_dir) == []
+
+
+def test_output_path_that_is_a_directory_is_refused(flow_dir: Path) -> None:
+    flow = flow_dir / "exit_flow.py"
+    shutil.copy(FAULTS / "exit_flow.py", flow)
+    (flow_dir / "defs.py").mkdir()
+    proc = create(flow, "defs.py", check=False)
+    assert proc.returncode != 0
+    assert (flow_dir / "defs.py").is_dir()
+    assert leftovers(flow_dir) == []
