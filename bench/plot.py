@@ -20,6 +20,14 @@ COLORS = {
     "ours-inproc": "#fdae6b",
     "ours-mp": "#e6550d",
     "ours-mp-forkserver": "#a63603",
+    "ours-mp-spawn": "#fd8d3c",
+}
+# Which published runner each of ours is compared with (as bench.PAIRS).
+PAIRS = {
+    "ours-inproc": "pub-inproc",
+    "ours-mp": "pub-mp",
+    "ours-mp-forkserver": "pub-mp-forkserver",
+    "ours-mp-spawn": "pub-mp",
 }
 
 
@@ -64,6 +72,7 @@ def grouped(
     if log:
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(range(len(flows)), flows)
     ax.set_xlim(-0.5, len(flows) - 0.5)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -87,7 +96,7 @@ def main(src: str, dst: str) -> None:
     ours = [r for r in runners if r.startswith("ours-")]
     series = []
     for r in ours:
-        pair = r.replace("ours", "pub")
+        pair = PAIRS.get(r, r.replace("ours", "pub"))
         series.append((r, "ratio_pub", f"wall {r} / {pair}"))
         series.append((r, "cpu_ratio_pub", f"CPU {r} / {pair}"))
     grouped(axes[2], rows, flows, series, False)
