@@ -364,7 +364,7 @@ def _run_task(
         args,
         run_id,
         extra_env=step.env,
-        log_target=(root, pathspec, attempt),
+        log_target=(pathspec, attempt),
     )
     if exited.code != 0:
         raise Failure(
@@ -434,7 +434,7 @@ def _init_run(
 ) -> str:
     """Create the run's `_parameters` task once, even when the start op retries."""
     path = f"{run_id}/_parameters/{PARAMS_TASK_ID}"
-    if _params_task_done(flow, root, run_id):
+    if _params_task_done(flow, run_id):
         context.log.info(f"Parameters task {path} exists; not initialising again.")
         return path
     args = [*_top_level_args(flow, root, ()), "init", "--run-id", run_id]
@@ -521,7 +521,7 @@ def _launch(
     run_id: str,
     *,
     extra_env: Mapping[str, str] | None = None,
-    log_target: tuple[str | None, str, int] | None = None,
+    log_target: tuple[str, int] | None = None,
 ) -> Exited:
     """Run a Metaflow command in its own session; stream and persist its output."""
     env = dict(os.environ)
@@ -785,7 +785,7 @@ def _task_ok(flow: FlowInfo, result: TaskResult, step: str) -> bool:
     return bool(_task_datastore(flow, result, step).get("_task_ok"))
 
 
-def _params_task_done(flow: FlowInfo, root: str | None, run_id: str) -> bool:
+def _params_task_done(flow: FlowInfo, run_id: str) -> bool:
     from metaflow.exception import MetaflowException
 
     try:
@@ -799,7 +799,7 @@ def _params_task_done(flow: FlowInfo, root: str | None, run_id: str) -> bool:
 
 def _save_logs(
     flow: FlowInfo,
-    target: tuple[str | None, str, int],
+    target: tuple[str, int],
     streams: Mapping[str, IO[bytes]],
     code: int,
     *,
@@ -808,7 +808,7 @@ def _save_logs(
     """Persist the task's output the way Metaflow's local runtime does."""
     from metaflow.mflog import RUNTIME_LOG_SOURCE
 
-    _, pathspec, attempt = target
+    pathspec, attempt = target
     run_id, step, task_id = pathspec.split("/")
     data = {}
     for name, stream in streams.items():
@@ -826,7 +826,7 @@ def _save_logs(
 
 def _save_logs_quietly(
     flow: FlowInfo,
-    target: tuple[str | None, str, int],
+    target: tuple[str, int],
     streams: Mapping[str, IO[bytes]],
     code: int | None,
 ) -> None:
@@ -908,7 +908,7 @@ class _Limit:
 def _limit(
     context: OpExecutionContext,
     flow: FlowInfo,
-    log_target: tuple[str | None, str, int] | None,
+    log_target: tuple[str, int] | None,
 ) -> _Limit | None:
     """The earliest of the step's @timeout and the run's --workflow-timeout, if any.
 
@@ -916,7 +916,7 @@ def _limit(
     anything once the run is past its workflow timeout.
     """
     now = time.monotonic()
-    step = None if log_target is None else log_target[1].split("/")[1]
+    step = None if log_target is None else log_target[0].split("/")[1]
     limits = []
     info = None if step is None else flow.steps.get(step)
     if info is not None and info.timeout:
