@@ -249,12 +249,14 @@ def _parameter_values(obj: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         value = kwargs.get(param.name.replace("-", "_").lower())
         if value is None:
             continue  # the job's default (baked at create time) applies
+        is_json = param.kwargs.get("type") == JSONType
         if isinstance(value, DelayedEvaluationParameter):
             value = value(return_str=True)
-        if param.kwargs.get("type") == JSONType:
-            # The runtime hands JSON parameters to Metaflow as text.
-            value = value if isinstance(value, str) else json.dumps(value)
-        elif not isinstance(value, (str, int, float, bool)):
+            if is_json:
+                value = json.loads(value)
+        # Start-op config holds JSON parameters decoded (click already parsed the
+        # text); the runtime encodes them once for Metaflow's `init`.
+        if not is_json and not isinstance(value, (str, int, float, bool)):
             value = str(value)
         values[param.name] = value
     return values
