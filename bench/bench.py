@@ -667,7 +667,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"multiprocess executor `max_concurrent: {opts['workers']}`; the in-process "
         "executor runs one op at a time",
         f"- bytecode cache: {cache}",
-        "- ours measured (sha256 of runtime.py, cli.py, compiler bundle): "
+        "- ours measured (sha256 of runtime/, cli.py, compiler bundle): "
         + ", ".join(results.get("ours_fingerprints", []) or ["?"])
         + (
             " (ours changed while the benchmark ran: compare with care)"
@@ -788,8 +788,10 @@ def versions(python: Path) -> dict[str, str]:
 def ours_fingerprint() -> str:
     """Hash of our runtime and compiler bundle: what a run measured, exactly."""
     digest = hashlib.sha256()
-    for part in ("runtime.py", "_compiler/compiler.mjs", "cli.py"):
-        path = REPO / "python" / "metaflow_dagster" / part
+    package = REPO / "python" / "metaflow_dagster"
+    parts = sorted((package / "runtime").glob("*.py"))
+    parts += [package / "_compiler" / "compiler.mjs", package / "cli.py"]
+    for path in parts:
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()[:12]
 

@@ -1,9 +1,10 @@
-// The compiler's own command line: `node compiler.mjs compile --runtime runtime.py`
+// The compiler's own command line: `node compiler.mjs compile --runtime <runtime dir>`
 // reads the flow IR (JSON) on stdin and answers one JSON object on stdout:
 // {"ok": true, "source": "..."} or {"ok": false, "errors": [{"message", "step"?, "decorator"?}]}.
 import { readFileSync } from "node:fs";
 import { compile } from "./compile.js";
 import { CompileError } from "./validate/index.js";
+import { readRuntime } from "./emit/runtime_files.js";
 
 function readStdin(): string {
   return readFileSync(0, "utf-8");
@@ -18,13 +19,13 @@ function main(args: readonly string[]): number {
   const [command] = args;
   const runtimePath = option(args, "--runtime");
   if (command !== "compile" || runtimePath === undefined) {
-    process.stderr.write("usage: compiler compile --runtime <runtime.py> < flow-ir.json\n");
+    process.stderr.write("usage: compiler compile --runtime <runtime dir> < flow-ir.json\n");
     return 2;
   }
   let reply: object;
   try {
     const input: unknown = JSON.parse(readStdin());
-    reply = { ok: true, source: compile(input, readFileSync(runtimePath, "utf-8")) };
+    reply = { ok: true, source: compile(input, readRuntime(runtimePath)) };
   } catch (error) {
     if (error instanceof CompileError) {
       reply = { ok: false, errors: error.problems };

@@ -42,10 +42,11 @@ export function moduleNames(runtimeNames: Iterable<string>): ReadonlySet<string>
 }
 
 /** IR (untrusted JSON) in, Python module out; throws CompileError naming every problem. */
-export function compile(input: unknown, runtimeSource: string): string {
+/** `runtimeSources`: the runtime modules' sources in PARTS order (see emit/runtime_files). */
+export function compile(input: unknown, runtimeSources: readonly string[]): string {
   const ir: FlowIR = parseFlowIR(input);
   validate(ir);
-  const runtime = splitRuntime(runtimeSource);
+  const runtime = splitRuntime(runtimeSources);
   const plan = planJob(ir, moduleNames(runtime.names));
   return renderModule(ir, plan, runtime);
 }

@@ -1,6 +1,5 @@
 // Flow decorators and deploy options: cron conversion, trigger mappings, tags, the
 // compile-time policy and what the emitted module contains for them.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../src/compile.js";
@@ -10,8 +9,9 @@ import { jobTags, opTags } from "../src/plan/tags.js";
 import { resolveEventMappings } from "../src/plan/triggers.js";
 import { CompileError, validate, type Problem } from "../src/validate/index.js";
 import { deco, linearIR, param, stepOf } from "./support/ir.js";
+import { readRuntime } from "../src/emit/runtime_files.js";
 
-const RUNTIME = readFileSync(join(import.meta.dirname, "..", "python", "metaflow_dagster", "runtime.py"), "utf-8");
+const RUNTIME = readRuntime(join(import.meta.dirname, "..", "python", "metaflow_dagster", "runtime"));
 
 function problems(ir: FlowIR): readonly Problem[] {
   try {

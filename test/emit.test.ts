@@ -11,13 +11,14 @@ import { compile } from "../src/compile.js";
 import type { FlowIR, StepIR } from "../src/ir/index.js";
 import { parseImports } from "../src/emit/imports.js";
 import { splitRuntime } from "../src/emit/runtime.js";
+import { readRuntime } from "../src/emit/runtime_files.js";
 import { planJob } from "../src/plan/job.js";
 import { CompileError } from "../src/validate/index.js";
 import { deco, flowIR, linearIR, param, stepOf } from "./support/ir.js";
 import { pythonExecutable, REPO_ROOT, runProcess } from "./support/python.js";
 
-const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "runtime.py");
-const RUNTIME = readFileSync(RUNTIME_PATH, "utf-8");
+const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "runtime");
+const RUNTIME = readRuntime(RUNTIME_PATH);
 // What compile() reserves for the planner: the runtime's names and the module's own.
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(splitRuntime(RUNTIME).names);
 const BUNDLE = join(REPO_ROOT, "python", "metaflow_dagster", "_compiler", "compiler.mjs");
@@ -507,7 +508,7 @@ describe("emitted job", () => {
       "    python 'my flow.py' --tag 'say 'hi'' dagster create out.py",
       '"""',
     ]);
-    expect(source).toContain("# ---- runtime: metaflow_dagster/runtime.py 0.0.0-test, copied verbatim; do not edit ----");
+    expect(source).toContain("# ---- runtime: metaflow_dagster/runtime 0.0.0-test, copied verbatim; do not edit ----");
   });
 
   it("embeds the runtime body verbatim", () => {
@@ -1295,7 +1296,7 @@ describe("compiler command line (bundle)", () => {
     for (const args of [[], ["compile"], ["build", "--runtime", RUNTIME_PATH]]) {
       const result = run("{}", args);
       expect(result.status, JSON.stringify(args)).toBe(2);
-      expect(result.stderr).toMatch(/^usage: compiler compile --runtime <runtime.py>/);
+      expect(result.stderr).toMatch(/^usage: compiler compile --runtime <runtime dir>/);
       expect(result.stdout).toBe("");
     }
   });

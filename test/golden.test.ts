@@ -8,10 +8,11 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { compile } from "../src/compile.js";
+import { readRuntime } from "../src/emit/runtime_files.js";
 import { REPO_ROOT, runProcess, runPythonJson } from "./support/python.js";
 
 const GOLDEN_DIR = join(REPO_ROOT, "test", "golden");
-const RUNTIME = readFileSync(join(REPO_ROOT, "python", "metaflow_dagster", "runtime.py"), "utf-8");
+const RUNTIME = readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime"));
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1";
 const HINT = "run UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts and review the diff";
 

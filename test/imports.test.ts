@@ -8,9 +8,10 @@ import { z } from "zod";
 import { parseImports, renderImports } from "../src/emit/imports.js";
 import { splitRuntime } from "../src/emit/runtime.js";
 import { REPO_ROOT, runProcess, runPythonJson } from "./support/python.js";
+import { readRuntime } from "../src/emit/runtime_files.js";
 
 const RUNTIME = splitRuntime(
-  readFileSync(join(REPO_ROOT, "python", "metaflow_dagster", "runtime.py"), "utf-8"),
+  readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")),
 );
 
 function render(...lines: string[]): string[] {

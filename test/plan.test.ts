@@ -14,9 +14,10 @@ import { splitRuntime } from "../src/emit/runtime.js";
 import { CompileError } from "../src/validate/index.js";
 import { bodyLines, deco, flowIR, linearIR, param, stepOf, type NodeSpec } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
+import { readRuntime } from "../src/emit/runtime_files.js";
 
 const RUNTIME = splitRuntime(
-  readFileSync(join(REPO_ROOT, "python", "metaflow_dagster", "runtime.py"), "utf-8"),
+  readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")),
 );
 // What compile() reserves: the runtime's names and the generated module's own.
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);

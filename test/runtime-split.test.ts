@@ -1,14 +1,13 @@
 // splitRuntime: the embedded runtime's marked import block, its body, and the top-level
-// names generated code must not shadow — on the real runtime.py and on small sources.
-import { readFileSync } from "node:fs";
+// names generated code must not shadow — on the real runtime package and on small sources.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { IMPORTS_BEGIN, IMPORTS_END, splitRuntime } from "../src/emit/runtime.js";
+import { IMPORTS_BEGIN, IMPORTS_END, PARTS_BEGIN, PARTS_END, splitRuntime } from "../src/emit/runtime.js";
+import { readRuntime, runtimePartNames } from "../src/emit/runtime_files.js";
 import { REPO_ROOT, runPythonJson } from "./support/python.js";
 
-const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "runtime.py");
-const SOURCE = readFileSync(RUNTIME_PATH, "utf-8");
+const SOURCES = readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime"));
 
 // Top-level names as Python binds them (the ground truth for `names`).
 const TOP_LEVEL_NAMES = String.raw`
@@ -43,43 +42,61 @@ function fake(imports: string[], body: string[]): string {
   return ['"""Doc."""', "", IMPORTS_BEGIN, ...imports, IMPORTS_END, "", ...body, ""].join("\n");
 }
 
-describe("splitRuntime on runtime.py", () => {
-  const parts = splitRuntime(SOURCE);
-  const lines = SOURCE.split("\n");
+describe("splitRuntime on the runtime package", () => {
+  const parts = splitRuntime(SOURCES);
 
-  it("takes the lines between the markers as the import block", () => {
-    const begin = lines.indexOf(IMPORTS_BEGIN);
-    const end = lines.indexOf(IMPORTS_END);
-    expect(begin).toBeGreaterThan(0);
-    expect(end).toBeGreaterThan(begin);
-    expect(parts.imports).toEqual(lines.slice(begin + 1, end));
+  it("takes each module's lines between the markers as its import block", () => {
+    const expected = SOURCES.flatMap((source) => {
+      const lines = source.split("\n");
+      const begin = lines.indexOf(IMPORTS_BEGIN);
+      const end = lines.indexOf(IMPORTS_END);
+      expect(begin).toBeGreaterThan(0);
+      expect(end).toBeGreaterThan(begin);
+      return lines.slice(begin + 1, end);
+    });
+    expect(parts.imports).toEqual(expected);
     expect(parts.imports.some((l) => l.startsWith("from dagster import"))).toBe(true);
     expect(parts.imports.some((l) => l.startsWith("from __future__"))).toBe(false);
   });
 
-  it("takes everything after the block, trimmed of blank lines, as the body", () => {
-    const end = lines.indexOf(IMPORTS_END);
-    const rest = lines.slice(end + 1).join("\n").trim();
-    expect(parts.body.join("\n")).toBe(rest);
+  it("concatenates the bodies in PARTS order, without the imports between modules", () => {
+    const body = parts.body.join("\n");
     expect(parts.body[0]).not.toBe("");
     expect(parts.body[parts.body.length - 1]).not.toBe("");
-    expect(parts.body.some((l) => l.includes(IMPORTS_BEGIN) || l.includes(IMPORTS_END))).toBe(false);
+    for (const marker of [IMPORTS_BEGIN, IMPORTS_END, PARTS_BEGIN, PARTS_END, "# isort: split"]) {
+      expect(body.includes(marker), marker).toBe(false);
+    }
     expect(parts.body.some((l) => /^(import|from) \S+/.test(l))).toBe(false);
+    // Each module's body appears whole and in order: the last line of one module's
+    // code comes before the first of the next one's.
+    let at = -1;
+    for (const source of SOURCES) {
+      const own = splitRuntime([source]).body.join("\n");
+      const found = body.indexOf(own);
+      expect(found).toBeGreaterThan(at);
+      at = found + own.length;
+    }
   });
 
-  it("names exactly the top-level names Python binds", () => {
-    const expected = pythonNames(SOURCE);
-    expect([...parts.names].sort()).toEqual(expected);
+  it("names exactly the top-level names Python binds in the embedded runtime", () => {
+    const embedded = [...parts.imports, "", ...parts.body, ""].join("\n");
+    expect([...parts.names].sort()).toEqual(pythonNames(embedded));
     for (const name of ["run_step", "fan_out", "FlowInfo", "StepInfo", "json", "Iterator", "DynamicOutput", "OpExecutionContext"]) {
       expect(parts.names.has(name), name).toBe(true);
     }
   });
 
   it("reads CRLF sources like LF ones", () => {
-    const crlf = splitRuntime(SOURCE.replace(/\n/g, "\r\n"));
+    const crlf = splitRuntime(SOURCES.map((s) => s.replace(/\n/g, "\r\n")));
     expect(crlf.imports).toEqual(parts.imports);
     expect(crlf.body).toEqual(parts.body);
     expect(crlf.names).toEqual(parts.names);
+  });
+
+  it("reads the module order from the package's PARTS", () => {
+    expect(runtimePartNames('"""Doc."""\n\nPARTS = ("a", "b_2")\n')).toEqual(["a", "b_2"]);
+    expect(() => runtimePartNames("PARTS = []\n")).toThrow(/no `PARTS = \(...\)` line/);
+    expect(() => runtimePartNames("PARTS = ()\n")).toThrow(/PARTS is empty/);
   });
 });
 
@@ -116,7 +133,7 @@ describe("splitRuntime on small sources", () => {
         "    attribute = 1",
       ],
     );
-    const parts = splitRuntime(source);
+    const parts = splitRuntime([source]);
     expect([...parts.names].sort()).toEqual(pythonNames(source));
     expect(parts.names.has("local")).toBe(false);
     expect(parts.names.has("attribute")).toBe(false);
@@ -125,21 +142,40 @@ describe("splitRuntime on small sources", () => {
   });
 
   it("refuses a source without the markers, or with them out of order", () => {
-    expect(() => splitRuntime("import os\n")).toThrow(/lacks the '# \[embedded imports: begin\]' \/ '# \[embedded imports: end\]' markers/);
-    expect(() => splitRuntime(`${IMPORTS_BEGIN}\nimport os\n`)).toThrow(/lacks the/);
-    expect(() => splitRuntime(`import os\n${IMPORTS_END}\n`)).toThrow(/lacks the/);
-    expect(() => splitRuntime(`${IMPORTS_END}\nimport os\n${IMPORTS_BEGIN}\n`)).toThrow(/lacks the/);
+    expect(() => splitRuntime(["import os\n"])).toThrow(/lacks the '# \[embedded imports: begin\]' \/ '# \[embedded imports: end\]' markers/);
+    expect(() => splitRuntime([`${IMPORTS_BEGIN}\nimport os\n`])).toThrow(/lacks the/);
+    expect(() => splitRuntime([`import os\n${IMPORTS_END}\n`])).toThrow(/lacks the/);
+    expect(() => splitRuntime([`${IMPORTS_END}\nimport os\n${IMPORTS_BEGIN}\n`])).toThrow(/lacks the/);
     // Markers must be whole lines, not indented or trailing.
-    expect(() => splitRuntime(`  ${IMPORTS_BEGIN}\nimport os\n${IMPORTS_END}\n`)).toThrow(/lacks the/);
+    expect(() => splitRuntime([`  ${IMPORTS_BEGIN}\nimport os\n${IMPORTS_END}\n`])).toThrow(/lacks the/);
   });
 
   it("refuses __future__ imports in the embedded block", () => {
     const source = fake(["from __future__ import annotations", "import os"], ["X = 1"]);
-    expect(() => splitRuntime(source)).toThrow(/must not contain __future__ imports/);
+    expect(() => splitRuntime([source])).toThrow(/must not contain __future__ imports/);
+  });
+
+  it("drops the block of imports between runtime modules, and refuses stray ones", () => {
+    const source = ['"""Doc."""', IMPORTS_BEGIN, "import os", IMPORTS_END, "# isort: split", PARTS_BEGIN, "from .model import X", PARTS_END, "", "", "Y = X"].join("\n");
+    const parts = splitRuntime([source]);
+    expect(parts.imports).toEqual(["import os"]);
+    expect(parts.body).toEqual(["Y = X"]);
+    const unclosed = [IMPORTS_BEGIN, IMPORTS_END, PARTS_BEGIN, "from .model import X", "", "Y = X"].join("\n");
+    expect(() => splitRuntime([unclosed])).toThrow(/opens '# \[runtime parts: begin\]' but never closes it/);
+    const stray = [IMPORTS_BEGIN, "from .model import X", IMPORTS_END, "Y = X"].join("\n");
+    expect(() => splitRuntime([stray])).toThrow(/relative import outside/);
+    expect(() => splitRuntime([])).toThrow(/no runtime sources/);
+  });
+
+  it("joins several modules with two blank lines and merges their names", () => {
+    const parts = splitRuntime([fake(["import os"], ["A = 1"]), fake(["import os", "import sys"], ["B = 2"])]);
+    expect(parts.imports).toEqual(["import os", "import os", "import sys"]);
+    expect(parts.body).toEqual(["A = 1", "", "", "B = 2"]);
+    expect([...parts.names].sort()).toEqual(["A", "B", "os", "sys"]);
   });
 
   it("accepts an empty import block and an empty body", () => {
-    const parts = splitRuntime(`${IMPORTS_BEGIN}\n${IMPORTS_END}\n\n\n`);
+    const parts = splitRuntime([`${IMPORTS_BEGIN}\n${IMPORTS_END}\n\n\n`]);
     expect(parts.imports).toEqual([]);
     expect(parts.body).toEqual([]);
     expect(parts.names.size).toBe(0);

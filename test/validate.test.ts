@@ -183,7 +183,7 @@ describe("validate: decorators", () => {
     stepOf(ir, "end").next = ["ghost"];
     let caught: unknown;
     try {
-      compile(ir, "");
+      compile(ir, [""]);
     } catch (error) {
       caught = error;
     }
@@ -265,6 +265,6 @@ describe("parseFlowIR", () => {
   });
 
   it("is what compile() runs first", () => {
-    expect(() => compile({ irVersion: IR_VERSION }, "")).toThrow(/malformed flow IR at generator/);
+    expect(() => compile({ irVersion: IR_VERSION }, [""])).toThrow(/malformed flow IR at generator/);
   });
 });

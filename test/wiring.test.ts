@@ -2,7 +2,6 @@
 // (re-split and regroup helper ops, every segment mapped over a top-level dynamic
 // source), switches (optional outputs and fan-in at the top level; NOT_TAKEN markers
 // and named inputs inside a foreach body), loops, and the end op's guard.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { moduleNames } from "../src/compile.js";
@@ -12,8 +11,9 @@ import { planJob } from "../src/plan/job.js";
 import type { JobNode, JobPlan, OpPlan } from "../src/plan/types.js";
 import { argText, bodyLines, flowIR, linearIR } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
+import { readRuntime } from "../src/emit/runtime_files.js";
 
-const RUNTIME = splitRuntime(readFileSync(join(REPO_ROOT, "python", "metaflow_dagster", "runtime.py"), "utf-8"));
+const RUNTIME = splitRuntime(readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")));
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 
 function plan(ir: FlowIR): JobPlan {

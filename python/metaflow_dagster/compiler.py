@@ -15,7 +15,7 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUNDLE = os.path.join(HERE, "_compiler", "compiler.mjs")
-RUNTIME = os.path.join(HERE, "runtime.py")
+RUNTIME = os.path.join(HERE, "runtime")
 
 
 @dataclass(frozen=True)

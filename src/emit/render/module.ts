@@ -49,7 +49,7 @@ export function renderModule(ir: FlowIR, plan: JobPlan, runtime: RuntimeParts): 
   for (const line of importBlock(plan, runtime, ir)) w.line(line);
   w.blank();
   w.line(
-    `# ---- runtime: metaflow_dagster/runtime.py ${ir.generator.version}, copied verbatim; do not edit ----`,
+    `# ---- runtime: metaflow_dagster/runtime ${ir.generator.version}, copied verbatim; do not edit ----`,
   );
   w.blank();
   for (const line of runtime.body) w.line(line);

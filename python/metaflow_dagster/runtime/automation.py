@@ -1,0 +1,171 @@
+"""Sensors for @trigger_on_finish and @trigger."""
+
+# [embedded imports: begin]
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# [embedded imports: end]
+# isort: split
+# [runtime parts: begin]
+from .model import EVENT_ASSET_PREFIX, EVENTS_TAG, SENSOR_BATCH, TRIGGER_TAG, FlowInfo
+
+# [runtime parts: end]
+
+
+def upstream_finished(context: Any, flow: FlowInfo) -> Any:
+    """@trigger_on_finish: one run per successful Metaflow run of the upstream job(s).
+
+    Reads RUN_SUCCESS events after the cursor (its first tick only records where "now"
+    is: runs that finished before the sensor existed never trigger). With several
+    upstream flows, a run starts once each of them finished since the last run. The run
+    key is the upstream Metaflow run pathspec(s): a re-executed upstream run (same
+    Metaflow run) does not trigger twice.
+    """
+    from dagster import (
+        DagsterEventType,
+        RunRequest,
+        RunStatusChangeRecordsFilter,
+        SensorResult,
+    )
+
+    instance = context.instance
+    state = json.loads(context.cursor) if context.cursor else None
+    if state is None:
+        latest = instance.fetch_run_status_changes(
+            DagsterEventType.RUN_SUCCESS, limit=1
+        ).records
+        after = latest[0].storage_id if latest else 0
+        return SensorResult(cursor=json.dumps({"after": after, "pending": {}}))
+    pending: dict[str, str] = state["pending"]
+    records = instance.fetch_run_status_changes(
+        RunStatusChangeRecordsFilter(
+            event_type=DagsterEventType.RUN_SUCCESS, after_storage_id=state["after"]
+        ),
+        limit=SENSOR_BATCH,
+        ascending=True,
+    ).records
+    requests = []
+    after = state["after"]
+    for record in records:
+        after = record.storage_id
+        job_name = record.event_log_entry.job_name
+        if job_name not in flow.trigger_on_finish:
+            continue
+        run = instance.get_run_by_id(record.event_log_entry.run_id)
+        upstream_flow = None if run is None else run.tags.get("metaflow/flow")
+        if run is None or upstream_flow is None:
+            context.log.warning(f"Run of {job_name} has no Metaflow flow tag; ignored.")
+            continue
+        pending[job_name] = f"{upstream_flow}/dagster-{run.root_run_id or run.run_id}"
+        if all(name in pending for name in flow.trigger_on_finish):
+            runs = " ".join(pending[name] for name in flow.trigger_on_finish)
+            context.log.info(f"{runs} finished: starting {flow.name}.")
+            requests.append(RunRequest(run_key=runs, tags={TRIGGER_TAG: runs}))
+            pending = {}
+    return SensorResult(
+        run_requests=requests,
+        cursor=json.dumps({"after": after, "pending": pending}),
+    )
+
+
+def events_arrived(context: Any, flow: FlowInfo, start_op: str | None) -> Any:
+    """@trigger: one run per arrival of the flow's Metaflow event(s).
+
+    A Metaflow event N is an asset materialization of AssetKey(["metaflow_event", N])
+    (e.g. reported with `instance.report_runless_asset_event`); its metadata entries
+    are the event's payload. Payload fields become the start op's parameters through
+    the decorator's mapping. Events before the sensor's first tick are not used; with
+    several events, a run starts once each of them arrived since the last run (the
+    latest payload of each counts).
+    """
+    from dagster import AssetKey, AssetRecordsFilter, RunRequest, SensorResult
+
+    instance = context.instance
+    state = json.loads(context.cursor) if context.cursor else None
+    keys = {name: AssetKey([EVENT_ASSET_PREFIX, name]) for name in flow.trigger_events}
+    if state is None:
+        after = {}
+        for name, key in keys.items():
+            latest = instance.fetch_materializations(key, limit=1).records
+            after[name] = latest[0].storage_id if latest else 0
+        return SensorResult(cursor=json.dumps({"after": after, "pending": {}}))
+    after, pending = state["after"], state["pending"]
+    arrivals = []
+    for name, key in keys.items():
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, after_storage_id=after.get(name, 0)),
+            limit=SENSOR_BATCH,
+            ascending=True,
+        ).records
+        for record in records:
+            arrivals.append((record.storage_id, name, record))
+            after[name] = record.storage_id
+    requests = []
+    for storage_id, name, record in sorted(arrivals, key=lambda a: a[0]):
+        metadata = record.asset_materialization.metadata
+        payload = {k: getattr(v, "value", v) for k, v in metadata.items()}
+        pending[name] = {
+            "id": storage_id,
+            "timestamp": record.timestamp,
+            "payload": payload,
+        }
+        if not all(n in pending for n in flow.trigger_events):
+            continue
+        try:
+            config = _event_parameters(flow, pending)
+        except (TypeError, ValueError) as exc:
+            context.log.error(f"Events {sorted(pending)} not used: {exc}")
+            pending = {}
+            continue
+        run_config = {}
+        if config and start_op is not None:
+            run_config = {"ops": {start_op: {"config": config}}}
+        events = [
+            {
+                "name": n,
+                "id": str(pending[n]["id"]),
+                "timestamp": pending[n]["timestamp"],
+            }
+            for n in flow.trigger_events
+        ]
+        key = " ".join(f"{e['name']}:{e['id']}" for e in events)
+        context.log.info(f"Events {key} arrived: starting {flow.name}.")
+        requests.append(
+            RunRequest(
+                run_key=key,
+                run_config=run_config,
+                tags={EVENTS_TAG: json.dumps(events)},
+            )
+        )
+        pending = {}
+    return SensorResult(
+        run_requests=requests,
+        cursor=json.dumps({"after": after, "pending": pending}),
+    )
+
+
+def _event_parameters(flow: FlowInfo, pending: Mapping[str, Any]) -> dict[str, Any]:
+    """Start op config from event payloads, typed like the flow's Parameters."""
+    config: dict[str, Any] = {}
+    for event, mapping in flow.trigger_events.items():
+        payload = pending[event]["payload"]
+        for param, payload_field in mapping.items():
+            if payload_field not in payload or payload[payload_field] is None:
+                continue  # the parameter keeps its default, as under Argo Events
+            value = payload[payload_field]
+            kind = flow.parameters.get(param, "str")
+            if kind == "int":
+                value = int(value)
+            elif kind == "float":
+                value = float(value)
+            elif kind == "bool" and isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(f"{param}: {value!r} is not a boolean")
+                value = value.lower() in ("true", "1", "yes")
+            elif kind == "bool":
+                value = bool(value)
+            elif kind == "str":
+                value = value if isinstance(value, str) else json.dumps(value)
+            config[param] = value
+    return config

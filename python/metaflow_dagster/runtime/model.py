@@ -1,0 +1,121 @@
+"""What a generated file tells the runtime: the flow, its steps, and constants."""
+
+# No `from __future__ import annotations`: Dagster reads op annotations at definition
+# time and rejects string annotations for `context`; generated files must not use it.
+# [embedded imports: begin]
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# [embedded imports: end]
+
+
+RUNTIME_VERSION = "0.1.0"
+
+# The `_parameters` pseudo-task that `init` creates; one per run (not an integer: the
+# metadata providers would treat an integer id as their own allocation).
+PARAMS_TASK_ID = "params"
+# Metaflow's METAFLOW_EXIT_DISALLOW_RETRY: "this failure must not be retried".
+EXIT_DISALLOW_RETRY = 202
+# After SIGTERM, how long a step's process group gets before SIGKILL.
+KILL_GRACE_SECONDS = 5.0
+# Metaflow's own @timeout (SIGALRM inside the task) gets this head start: the op stops
+# the step's process group itself only at @timeout + this many seconds after launch.
+TIMEOUT_GRACE_SECONDS = 5.0
+# How much of a failed command's stderr a Dagster failure message quotes.
+STDERR_TAIL_LINES = 20
+# The value an untaken branch passes on inside a foreach body, where Dagster cannot
+# skip ops per split; ops receiving only this run nothing and pass it on.
+NOT_TAKEN = ""
+# Metaflow never reads attempts beyond this many (its MAX_ATTEMPTS).
+METAFLOW_MAX_ATTEMPTS = 6
+# A guard against a loop whose condition never changes (Metaflow has no limit).
+MAX_LOOP_ITERATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the runtime must know about one Metaflow step."""
+
+    name: str
+    # Directly after a foreach: the task gets `--split-index` (from its mapping key).
+    split: bool = False
+    # Attempts allowed are user + error retries + 1 (Metaflow's rule).
+    user_retries: int = 0
+    error_retries: int = 0
+    # A foreach join: its inputs are passed in split order.
+    foreach_join: bool = False
+    # A switch: branch target step -> the op output that leads there.
+    branches: Mapping[str, str] = field(default_factory=dict)
+    # A switch that can choose itself: iterations run one after another in its op.
+    loop: bool = False
+    # A switch in a foreach body: every branch gets an output, untaken ones NOT_TAKEN.
+    mapped: bool = False
+    # `num_parallel`: the op runs the control task (it starts the workers itself, as
+    # in Metaflow's local runtime); the join's inputs are the control's mapper tasks.
+    parallel: bool = False
+    parallel_join: bool = False
+    # Decorators attached at deploy time, forwarded as top-level `--with` options.
+    with_specs: tuple[str, ...] = ()
+    # @environment variables: Metaflow's runtime sets them around the task, so we do.
+    env: Mapping[str, str] = field(default_factory=dict)
+    # @timeout in seconds (seconds + 60 * minutes + 3600 * hours): enforced by the op.
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class FlowInfo:
+    """Everything baked into a generated file at `create` time."""
+
+    name: str
+    # The flow file, relative to the generated file (`anchor`).
+    file: str
+    anchor: str
+    start_step: str
+    end_step: str
+    steps: Mapping[str, StepInfo]
+    top_level_args: tuple[str, ...] = ()
+    datastore: str = "local"
+    # None: resolve like Metaflow does, from the flow's directory upwards.
+    datastore_root: str | None = None
+    metadata: str = "local"
+    tags: tuple[str, ...] = ()
+    namespace: str | None = None
+    owner: str | None = None
+    # Parameter name -> type ("str", "int", "float", "bool", "json").
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    # --workflow-timeout: seconds from the Dagster run's start; every op enforces it.
+    workflow_timeout: float | None = None
+    # Config values resolved at create time: name -> (JSON text, plain).
+    configs: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
+    # @trigger_on_finish: the upstream flows' Dagster job names.
+    trigger_on_finish: tuple[str, ...] = ()
+    # @trigger: event name -> {parameter name: payload field}.
+    trigger_events: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def flow_dir(self) -> str:
+        return os.path.dirname(self.flow_path)
+
+    @property
+    def flow_path(self) -> str:
+        here = os.path.dirname(os.path.abspath(self.anchor))
+        return os.path.normpath(os.path.join(here, self.file))
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """A finished, successful Metaflow task attempt."""
+
+    input_path: str  # run/step/task, as later tasks name their inputs
+    attempt: int
+
+
+# Run tag naming the upstream Metaflow run(s) that triggered a run (space separated).
+TRIGGER_TAG = "metaflow/trigger"
+# Run tag listing the Metaflow events that triggered a run (JSON).
+EVENTS_TAG = "metaflow/events"
+# A Metaflow event N is a Dagster asset event on AssetKey([EVENT_ASSET_PREFIX, N]).
+EVENT_ASSET_PREFIX = "metaflow_event"
+# How many status changes or asset events a sensor reads per tick.
+SENSOR_BATCH = 100

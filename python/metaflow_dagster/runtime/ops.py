@@ -1,0 +1,149 @@
+"""Entry points the generated ops call: one Metaflow task (or a loop of them) per op."""
+
+# [embedded imports: begin]
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from dagster import DynamicOutput, Failure, MetadataValue, OpExecutionContext, Output
+
+# [embedded imports: end]
+# isort: split
+# [runtime parts: begin]
+from .datastore import _chosen_step, _done_attempt, _num_splits, _task_metadata
+from .model import NOT_TAKEN, FlowInfo, TaskResult
+from .tasks import _key_of, _run_loop, _run_task, _split_position, _taken
+
+# [runtime parts: end]
+
+
+# ---------------------------------------------------------------------------------
+# Entry points called by generated ops
+
+
+def run_step(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    inputs: Sequence[str] = (),
+    *,
+    params: Mapping[str, Any] | None = None,
+    guard: Sequence[str] | None = None,
+) -> str:
+    """Run one Metaflow task of `step`; return its input path for the next ops."""
+    if guard is not None and not inputs:
+        # The end op also hangs off the start op so that it cannot be skipped silently.
+        raise Failure(
+            description=f"Step {step!r} of {flow.name} got none of its inputs: "
+            "a branch that should have run was skipped, so the run did not finish."
+        )
+    live = _taken(context, step, inputs)
+    if live is None:
+        return NOT_TAKEN
+    result = _run_task(context, flow, step, live, params)
+    context.add_output_metadata(_task_metadata(flow, result, step))
+    return result.input_path
+
+
+def fan_out(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    inputs: Sequence[str] = (),
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> Iterator[DynamicOutput[str]]:
+    """Run a foreach step, then yield one dynamic output per split, in split order."""
+    result = _run_task(context, flow, step, inputs, params)
+    num_splits = _num_splits(flow, result, step)
+    context.log.info(f"Foreach yields {num_splits} child steps.")
+    metadata = _task_metadata(flow, result, step)
+    width = len(str(num_splits - 1))
+    for index in range(num_splits):
+        # Zero-padded keys sort like split indexes in the UI.
+        key = str(index).zfill(width)
+        yield DynamicOutput(
+            result.input_path,
+            mapping_key=key,
+            metadata=metadata if index == 0 else {"split index": index},
+        )
+
+
+def run_switch(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    inputs: Sequence[str] = (),
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> Iterator[Output[str]]:
+    """Run a switch step (each iteration, if it loops); yield only the chosen branch."""
+    info = flow.steps[step]
+    live = _taken(context, step, inputs)
+    if live is None:
+        for output in sorted(set(info.branches.values())):
+            yield Output(NOT_TAKEN, output_name=output)
+        return
+    inputs = live
+    if not info.loop:
+        result = _run_task(context, flow, step, inputs, params)
+        chosen = _chosen_step(flow, result, step)
+        metadata = _task_metadata(flow, result, step)
+    else:
+        result, chosen, iterations = _run_loop(context, flow, step, inputs, params)
+        metadata = _task_metadata(flow, result, step)
+        metadata["iterations"] = MetadataValue.json(iterations)
+    output = info.branches.get(chosen)
+    if output is None:
+        raise Failure(
+            description=f"Step {step!r} chose {chosen!r}, which is not one of its "
+            f"branches {sorted(info.branches)}."
+        )
+    context.log.info(f"Switch {step!r} chose {chosen!r}.")
+    metadata["chosen step"] = chosen
+    yield Output(result.input_path, output_name=output, metadata=metadata)
+    if info.mapped:
+        for other in sorted(set(info.branches.values()) - {output}):
+            yield Output(NOT_TAKEN, output_name=other)
+
+
+def split_again(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    tasks: Sequence[str],
+) -> Iterator[DynamicOutput[str]]:
+    """A nested foreach's splits, one dynamic output per (outer key, split index)."""
+    total = 0
+    for path in sorted((t for t in tasks if t != NOT_TAKEN), key=_split_position):
+        num_splits = _num_splits(
+            flow, TaskResult(path, _done_attempt(flow, path)), step
+        )
+        width = len(str(num_splits - 1))
+        key = _key_of(path)
+        for index in range(num_splits):
+            total += 1
+            yield DynamicOutput(path, mapping_key=f"{key}_{str(index).zfill(width)}")
+    context.log.info(f"Foreach {step!r} yields {total} child steps in all.")
+
+
+def regroup(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    groups: Sequence[Sequence[str]],
+) -> Iterator[DynamicOutput[list[str]]]:
+    """Inputs of `step` collected across splits, grouped again per split of `step`."""
+    info = flow.steps[step]
+    per_key: dict[str, list[str]] = {}
+    for group in groups:
+        for path in group:
+            if path == NOT_TAKEN:
+                continue
+            key = _key_of(path)
+            if info.foreach_join:
+                # The join closes the innermost foreach: group by the enclosing splits.
+                key = key.rpartition("_")[0]
+            per_key.setdefault(key, []).append(path)
+    for key in sorted(per_key, key=lambda k: _split_position(f"t-{k}")):
+        yield DynamicOutput(per_key[key], mapping_key=key)
+    context.log.info(f"Step {step!r} runs once for each of {len(per_key)} splits.")

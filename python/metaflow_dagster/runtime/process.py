@@ -1,0 +1,325 @@
+"""Running a Metaflow command: its own session, live logs, time limits, cleanup."""
+
+# [embedded imports: begin]
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from dagster import Failure, OpExecutionContext
+
+# [embedded imports: end]
+# isort: split
+# [runtime parts: begin]
+from .datastore import _save_logs, _save_logs_quietly
+from .model import (
+    KILL_GRACE_SECONDS,
+    STDERR_TAIL_LINES,
+    TIMEOUT_GRACE_SECONDS,
+    TRIGGER_TAG,
+    FlowInfo,
+)
+
+# [runtime parts: end]
+
+
+# ---------------------------------------------------------------------------------
+# A Metaflow command: command line, subprocess, live logs, time limits
+
+
+def _top_level_args(
+    flow: FlowInfo, root: str | None, with_specs: Sequence[str]
+) -> list[str]:
+    args = [sys.executable, flow.flow_path, *flow.top_level_args]
+    if root is not None:
+        args.append("--datastore-root=" + root)
+    for spec in with_specs:
+        args += ["--with", spec]
+    return args
+
+
+def _compress(paths: Sequence[str]) -> str:
+    from metaflow.util import compress_list
+
+    return compress_list(list(paths))
+
+
+@dataclass(frozen=True)
+class Exited:
+    """How a Metaflow command ended, with the end of its stderr for error messages."""
+
+    code: int
+    stderr_tail: str
+    # Set when the op stopped the command at a time limit: why.
+    stopped: str | None = None
+
+    def reason(self) -> str:
+        tail = self.stderr_tail.strip()
+        head = f"exit code {self.code}"
+        if self.code < 0:
+            with contextlib.suppress(ValueError):
+                name = signal.Signals(-self.code).name
+                head = f"killed by signal {name} (exit code {self.code})"
+        if self.stopped is not None:
+            head = f"{self.stopped} (exit code {self.code})"
+        return head + (f"; its stderr ended with:\n{tail}" if tail else "")
+
+
+def _launch(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    args: list[str],
+    run_id: str,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    log_target: tuple[str, int] | None = None,
+) -> Exited:
+    """Run a Metaflow command in its own session; stream and persist its output."""
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    env["PYTHONUNBUFFERED"] = "x"
+    env["METAFLOW_RUN_ID"] = run_id
+    # Metaflow starts helpers (e.g. @parallel workers) as `python` from PATH: make that
+    # the interpreter running Dagster, as an activated virtualenv would.
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+    if not _has_metaflow_user(env):
+        # Metaflow refuses to run for an unknown user (e.g. a worker running as root).
+        env["METAFLOW_USER"] = "dagster"
+    if flow.owner is not None:
+        # @project user branches follow whoever ran `create`, not the Dagster worker.
+        env["METAFLOW_OWNER"] = flow.owner
+    context.log.info("Running: " + shlex.join(args))
+    with tempfile.TemporaryDirectory(prefix="mfdagster-") as tmp:
+        streams = {
+            "stdout": open(os.path.join(tmp, "stdout"), "w+b"),  # noqa: SIM115
+            "stderr": open(os.path.join(tmp, "stderr"), "w+b"),  # noqa: SIM115
+        }
+        tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        env.update(_deploy_env(context, flow, tmp))
+        limit = _limit(context, flow, log_target)
+        try:
+            proc = subprocess.Popen(
+                args,
+                cwd=flow.flow_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            pumps = [
+                _pump(proc.stdout, sys.stdout, streams["stdout"], None),
+                _pump(proc.stderr, sys.stderr, streams["stderr"], tail),
+            ]
+            stopped = None
+            try:
+                code = _wait(proc, None if limit is None else limit.at)
+            except subprocess.TimeoutExpired:
+                code, stopped = proc.returncode, limit
+            except BaseException:
+                # Terminated (the run was cancelled): the group is dead; record the
+                # attempt as killed with what it printed, as Metaflow's runtime does.
+                if log_target is not None:
+                    _save_logs_quietly(flow, log_target, streams, proc.returncode)
+                raise
+            for pump in pumps:
+                pump.join()
+            if log_target is not None:
+                _save_logs(flow, log_target, streams, code, killed=stopped is not None)
+            if stopped is not None and not stopped.retry:
+                raise Failure(description=stopped.message, allow_retries=False)
+            return Exited(code, "".join(tail), stopped and stopped.message)
+        finally:
+            for stream in streams.values():
+                stream.close()
+
+
+def _has_metaflow_user(env: Mapping[str, str]) -> bool:
+    # As Metaflow's get_username(): METAFLOW_USER, SUDO_USER, USERNAME, USER; not root.
+    names = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+    return any(env.get(n) and env.get(n) != "root" for n in names)
+
+
+def _pump(
+    source: IO[bytes] | None,
+    echo: IO[str],
+    keep: IO[bytes],
+    tail: deque[str] | None,
+) -> threading.Thread:
+    """Copy a child's stream line by line: live to this process, stamped to a file."""
+
+    def run() -> None:
+        assert source is not None
+        for raw in iter(source.readline, b""):
+            text = raw.decode("utf-8", errors="replace")
+            echo.write(text)
+            echo.flush()
+            keep.write(_mflog_line(raw))
+            if tail is not None:
+                tail.append(text)
+        source.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _mflog_line(raw: bytes) -> bytes:
+    from metaflow.mflog import RUNTIME_LOG_SOURCE
+    from metaflow.mflog.mflog import decorate, is_structured
+
+    # Lines the task already structured were persisted by the task itself.
+    if is_structured(raw):
+        return b""
+    if not raw.endswith(b"\n"):
+        raw += b"\n"
+    return decorate(RUNTIME_LOG_SOURCE, raw)
+
+
+def _wait(proc: subprocess.Popen[bytes], until: float | None = None) -> int:
+    """Wait for the step; if the op is interrupted, kill the step's process group.
+
+    At `until` (a time.monotonic() value) the whole group is killed as well, then
+    subprocess.TimeoutExpired is raised.
+    """
+    try:
+        if until is None:
+            return proc.wait()
+        return proc.wait(timeout=max(until - time.monotonic(), 0.0))
+    except BaseException:
+        _kill_group(proc)
+        raise
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + KILL_GRACE_SECONDS
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+# ---------------------------------------------------------------------------------
+# Deploy-time decorators and options: Config values, time limits, triggers
+#
+# Config values: as Metaflow's own runtime does for `python flow.py run`, every command
+# gets `--config-value <name> kv.<name>` (through METAFLOW_FLOW_CONFIG_VALUE) and reads
+# the values from a `--local-config-file` (METAFLOW_LOCAL_CONFIG_FILE) written here.
+# @trigger_on_finish: the upstream run (tag TRIGGER_TAG) reaches every command as
+# `--trigger <Flow/run>` (METAFLOW_FLOW_TRIGGER), so `current.trigger` works as usual.
+
+
+def _deploy_env(
+    context: OpExecutionContext, flow: FlowInfo, tmp: str
+) -> dict[str, str]:
+    """Variables that hand deploy-time values to a Metaflow command (`tmp`: its dir)."""
+    env: dict[str, str] = {}
+    if flow.configs:
+        path = os.path.join(tmp, "config.json")
+        values = {
+            name: [json.loads(text), plain]
+            for name, (text, plain) in flow.configs.items()
+        }
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"user_configs": values}, f)
+        env["METAFLOW_LOCAL_CONFIG_FILE"] = path
+        env["METAFLOW_FLOW_CONFIG_VALUE"] = json.dumps(
+            {n: f"kv.{n}" for n in flow.configs}
+        )
+    trigger = context.run.tags.get(TRIGGER_TAG)
+    if flow.trigger_on_finish and trigger:
+        env["METAFLOW_FLOW_TRIGGER"] = trigger
+    return env
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """When (time.monotonic()) the op stops a command, and what it then reports."""
+
+    at: float
+    message: str
+    # False for the workflow timeout: a retry could not help.
+    retry: bool
+
+
+def _limit(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    log_target: tuple[str, int] | None,
+) -> _Limit | None:
+    """The earliest of the step's @timeout and the run's --workflow-timeout, if any.
+
+    `log_target` names the task (`run/step/task`); None for `init`. Refuses to start
+    anything once the run is past its workflow timeout.
+    """
+    now = time.monotonic()
+    step = None if log_target is None else log_target[0].split("/")[1]
+    limits = []
+    info = None if step is None else flow.steps.get(step)
+    if info is not None and info.timeout:
+        limits.append(
+            _Limit(
+                now + info.timeout + TIMEOUT_GRACE_SECONDS,
+                f"Step {step!r} timed out after {info.timeout:g} seconds (@timeout); "
+                f"the op killed its process group {TIMEOUT_GRACE_SECONDS:g} seconds "
+                "later, as Metaflow's own timeout had not stopped it",
+                True,
+            )
+        )
+    if flow.workflow_timeout:
+        what = "init" if step is None else f"step {step!r}"
+        left = run_started_at(context) + flow.workflow_timeout - time.time()
+        if left <= 0:
+            raise Failure(
+                description=f"{flow.name} reached its workflow timeout of "
+                f"{flow.workflow_timeout:g} seconds (--workflow-timeout); "
+                f"not starting {what}.",
+                allow_retries=False,
+            )
+        limits.append(
+            _Limit(
+                now + left,
+                f"{flow.name} reached its workflow timeout of "
+                f"{flow.workflow_timeout:g} seconds (--workflow-timeout); the op "
+                f"stopped {what}",
+                False,
+            )
+        )
+    return min(limits, key=lambda limit: limit.at, default=None)
+
+
+def run_started_at(context: OpExecutionContext) -> float:
+    """When the Dagster run started (epoch seconds), as its run record says.
+
+    The run record is in the instance's run storage, so every process of the
+    multiprocess executor (and every re-import of this file) sees the same value. A
+    re-execution is a new Dagster run: its clock starts again.
+    """
+    instance = context.instance
+    record = instance.get_run_record_by_id(context.run_id)
+    if record is not None and record.start_time:
+        return float(record.start_time)
+    stats = instance.get_run_stats(context.run_id)
+    if stats.start_time:
+        return float(stats.start_time)
+    if record is not None:
+        return record.create_timestamp.timestamp()
+    return time.time()

@@ -1,0 +1,239 @@
+"""One Metaflow task: its ids, its `step` command line, the run's `init`."""
+
+# [embedded imports: begin]
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import Failure, OpExecutionContext
+
+# [embedded imports: end]
+# isort: split
+# [runtime parts: begin]
+from .datastore import (
+    _chosen_step,
+    _done_attempt,
+    _mapper_tasks,
+    _next_attempt,
+    _num_parallel,
+    _params_task_done,
+    _task_ok,
+    datastore_root,
+)
+from .model import (
+    EXIT_DISALLOW_RETRY,
+    MAX_LOOP_ITERATIONS,
+    NOT_TAKEN,
+    PARAMS_TASK_ID,
+    FlowInfo,
+    TaskResult,
+)
+from .process import _compress, _launch, _top_level_args
+
+# [runtime parts: end]
+
+
+# ---------------------------------------------------------------------------------
+# One task: ids, command line, subprocess, logs
+
+
+def metaflow_run_id(context: OpExecutionContext) -> str:
+    """The Metaflow run id of a Dagster run: re-executions share their root run's id."""
+    run = context.run
+    return "dagster-" + (run.root_run_id or run.run_id)
+
+
+def _task_id(context: OpExecutionContext) -> str:
+    # Unique per (run, step) and stable across retries: the op's mapping key, if any.
+    key = context.get_mapping_key()
+    return "t" if key is None else f"t-{key}"
+
+
+def _taken(
+    context: OpExecutionContext, step: str, inputs: Sequence[str]
+) -> list[str] | None:
+    """Inputs from branches that ran; None when this op lies on an untaken branch."""
+    live = [path for path in inputs if path != NOT_TAKEN]
+    if inputs and not live:
+        context.log.info(f"Step {step!r} is on a branch this split did not take.")
+        return None
+    return live
+
+
+def _key_of(input_path: str) -> str:
+    """The split key in a task id `t[-<key>][-i<iteration>]` ("" at the top level)."""
+    parts = input_path.rsplit("/", 1)[-1].split("-")
+    return parts[1] if len(parts) > 1 and not parts[1].startswith("i") else ""
+
+
+def _run_task(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step_name: str,
+    inputs: Sequence[str],
+    params: Mapping[str, Any] | None,
+    *,
+    task_id: str | None = None,
+    attempt: int | None = None,
+) -> TaskResult:
+    step = flow.steps[step_name]
+    run_id = metaflow_run_id(context)
+    task_id = task_id or _task_id(context)
+    if attempt is None:
+        attempt = _next_attempt(context, flow, f"{run_id}/{step_name}/{task_id}")
+    root = datastore_root(flow)
+    if step_name == flow.start_step and not inputs:
+        inputs = [_init_run(context, flow, run_id, root, params or {})]
+    elif step.parallel_join:
+        inputs = _mapper_tasks(flow, inputs)
+    elif step.foreach_join:
+        inputs = sorted(inputs, key=_split_position)
+    split_index = None
+    if step.split:
+        key = context.get_mapping_key()
+        if key is None:
+            raise Failure(
+                description=f"Step {step_name!r} needs a foreach split index."
+            )
+        split_index = int(key.rsplit("_", 1)[-1])
+    args = [
+        *_top_level_args(flow, root, step.with_specs),
+        "step",
+        step_name,
+        "--run-id",
+        run_id,
+        "--task-id",
+        task_id,
+        "--retry-count",
+        str(attempt),
+        "--max-user-code-retries",
+        str(step.user_retries),
+        "--input-paths",
+        _compress(inputs),
+    ]
+    if step.parallel:
+        args += ["--ubf-context", "ubf_control", "--split-index", "0"]
+        args += ["--num-parallel", str(_num_parallel(flow, inputs))]
+    elif split_index is not None:
+        args += ["--split-index", str(split_index)]
+    for tag in flow.tags:
+        args += ["--tag", tag]
+    if flow.namespace is not None:
+        args += ["--namespace", flow.namespace]
+    pathspec = f"{run_id}/{step_name}/{task_id}"
+    exited = _launch(
+        context,
+        flow,
+        args,
+        run_id,
+        extra_env=step.env,
+        log_target=(pathspec, attempt),
+    )
+    if exited.code != 0:
+        raise Failure(
+            description=f"Metaflow task {flow.name}/{pathspec} (attempt {attempt}) "
+            f"failed: {exited.reason()}",
+            metadata={
+                "metaflow pathspec": f"{flow.name}/{pathspec}",
+                "exit code": exited.code,
+            },
+            allow_retries=exited.code != EXIT_DISALLOW_RETRY,
+        )
+    return TaskResult(input_path=pathspec, attempt=attempt)
+
+
+def _split_position(input_path: str) -> tuple[int, ...]:
+    """A foreach task's position among its siblings, from its task id `t-<key>`."""
+    return tuple(int(part) for part in _key_of(input_path).split("_") if part.isdigit())
+
+
+def _run_loop(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    inputs: Sequence[str],
+    params: Mapping[str, Any] | None,
+) -> tuple[TaskResult, str, list[str]]:
+    """Iterate a self-looping switch: each iteration is a task fed by the previous one.
+
+    Iterations that already succeeded (before a retry of this op) are not run again.
+    """
+    base = _task_id(context)
+    iterations: list[str] = []
+    previous = list(inputs)
+    for n in range(MAX_LOOP_ITERATIONS):
+        path = f"{metaflow_run_id(context)}/{step}/{base}-i{n}"
+        done = _done_attempt(flow, path)
+        if done is not None and _task_ok(flow, TaskResult(path, done), step):
+            result = TaskResult(path, done)
+        else:
+            attempt = 0 if done is None else done + 1
+            result = _run_task(
+                context,
+                flow,
+                step,
+                previous,
+                params if n == 0 else None,
+                task_id=f"{base}-i{n}",
+                attempt=attempt,
+            )
+        iterations.append(f"{flow.name}/{path}")
+        chosen = _chosen_step(flow, result, step)
+        context.log.info(f"Iteration {n} of {step!r} ({path}) chose {chosen!r}.")
+        if chosen != step:
+            return result, chosen, iterations
+        previous = [result.input_path]
+    raise Failure(
+        description=f"Step {step!r} looped {MAX_LOOP_ITERATIONS} times without exiting."
+    )
+
+
+def _init_run(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    run_id: str,
+    root: str | None,
+    params: Mapping[str, Any],
+) -> str:
+    """Create the run's `_parameters` task once, even when the start op retries."""
+    path = f"{run_id}/_parameters/{PARAMS_TASK_ID}"
+    if _params_task_done(flow, run_id):
+        context.log.info(f"Parameters task {path} exists; not initialising again.")
+        return path
+    args = [*_top_level_args(flow, root, ()), "init", "--run-id", run_id]
+    args += ["--task-id", PARAMS_TASK_ID]
+    for tag in flow.tags:
+        args += ["--tag", tag]
+    env = parameter_env(flow, params)
+    exited = _launch(context, flow, args, run_id, extra_env=env)
+    if exited.code != 0:
+        raise Failure(
+            description=f"Metaflow init of {flow.name}/{run_id} failed "
+            f"(check the parameter values): {exited.reason()}",
+            allow_retries=False,
+        )
+    return path
+
+
+def parameter_env(flow: FlowInfo, params: Mapping[str, Any]) -> dict[str, str]:
+    """Parameter values as the `METAFLOW_INIT_<NAME>` variables `init` reads."""
+    env: dict[str, str] = {}
+    for name, value in params.items():
+        kind = flow.parameters.get(name)
+        if kind is None:
+            raise Failure(description=f"{flow.name} has no parameter {name!r}.")
+        # Metaflow reads an empty value as an error, not as "use the default".
+        # None means "use the default"; an empty string is a value, as natively.
+        if value is None:
+            continue
+        if kind == "json":
+            # Values arrive decoded (a JSON string parameter is a str): encode all.
+            text = json.dumps(value)
+        elif kind == "float":
+            text = repr(float(value))
+        elif kind == "bool":
+            text = "true" if value else "false"
+        else:
+            text = str(value)
+        env["METAFLOW_INIT_" + name.upper().replace("-", "_")] = text
+    return env
