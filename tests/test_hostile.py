@@ -184,6 +184,72 @@ def test_non_ascii_flow_class_gives_a_valid_job_name(flow_dir: Path) -> None:
     assert artifacts(run, "start")[0]["seen"] == "ÄÖÜ ß 🚀"
 
 
+def test_job_names_of_different_non_ascii_flows_stay_distinct(flow_dir: Path) -> None:
+    """`Flüsse_Ωmega` and `Flösse_Ωmega` both sanitise to `Fl_sse__mega`: the stable
+    hash of the original name keeps them two jobs, each of which runs."""
+    from metaflow_dagster.introspect import dagster_job_name
+
+    source = (HOSTILE / "unicode_flow.py").read_text()
+    jobs = {}
+    for index, name in enumerate(["Flüsse_Ωmega", "Flösse_Ωmega"]):
+        flow = flow_dir / f"unicode_{index}_flow.py"
+        flow.write_text(source.replace("Flüsse_Ωmega", name))
+        create(flow, f"defs_{index}.py")
+        jobs[name] = getattr(load_module(flow_dir / f"defs_{index}.py"), name)
+    names = [job.name for job in jobs.values()]
+    assert len(set(names)) == 2, names
+    for name, job in jobs.items():
+        assert VALID_NAME_REGEX.match(job.name), job.name
+        assert job.name not in DISALLOWED_NAMES
+        # The same name `trigger` looks the job up by (cli._job_to_launch).
+        assert job.name == dagster_job_name(name)
+        result = job.execute_in_process(run_config=start_config({"wört": name}))
+        assert_success(result)
+        pathspec = run_pathspec(result)
+        assert pathspec.startswith(f"{name}/")
+        run = read_run(flow_dir, pathspec)
+        assert artifacts(run, "start")[0]["seen"] == name
+
+
+# Two 238-character step names sharing a 236-character prefix (long_names_flow.py).
+LONG_STEPS = [f"s{'_x' * 117}_{side}_" for side in ("a", "b")]
+
+
+def test_long_step_names_give_distinct_usable_op_names(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    """Run as `dagster dev` runs it: multiprocess executor, filesystem IO manager, which
+    stores each output in a directory named after its op (255 bytes at most)."""
+    from dagster import DagsterInstance, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    assert [len(s) for s in LONG_STEPS] == [238, 238]
+    assert LONG_STEPS[0][:236] == LONG_STEPS[1][:236]
+    _, module = compile_hostile("long_names_flow.py", flow_dir)
+    job = module.LongNamesFlow
+    assert_dagster_names_valid(job)
+    ops = {node.name for node in job.graph.nodes}
+    assert len(ops) == 5, ops
+    long_ops = ops - {"op_start", "op_join", "op_end"}
+    assert len(long_ops) == 2
+    assert all(len(op.encode()) <= 200 for op in long_ops), long_ops
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        recon = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "LongNamesFlow")
+        with execute_job(recon, instance=instance, raise_on_error=False) as result:
+            assert_success(result)
+            pathspec = run_pathspec(result)
+            run_id = result.run_id
+    # Every op's output went through the filesystem IO manager, under its own name.
+    stored = {p.name for p in (home / "storage" / run_id).iterdir() if p.is_dir()}
+    assert ops <= stored, ops - stored
+    run = read_run(flow_dir, pathspec)
+    assert run["successful"] is True
+    assert [artifacts(run, s)[0]["side"] for s in LONG_STEPS] == ["a", "b"]
+    assert artifacts(run, "join")[0]["sides"] == ["a", "b"]
+
+
 def test_flow_class_named_like_a_builtin_is_refused(flow_dir: Path) -> None:
     """`class sorted(FlowSpec)` runs natively; as a module attribute of the generated
     file it would shadow the builtin its runtime calls, so create refuses it."""

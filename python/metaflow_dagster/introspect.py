@@ -7,6 +7,7 @@ reads what Metaflow itself resolved, so the compiled job sees the flow exactly a
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
@@ -269,8 +270,19 @@ def _flow_decorator(flow: Any, name: str) -> Any | None:
 
 
 def dagster_job_name(flow_name: str) -> str:
-    """A Metaflow (project) flow name under Dagster's name rules: `[A-Za-z0-9_]+`."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", flow_name)
+    """A Metaflow (project) flow name under Dagster's name rules: `[A-Za-z0-9_]+`.
+
+    An ASCII class name stays as it is, and the dots @project puts between project,
+    branch and class become `_` (`proj.user.alice.MyFlow` -> `proj_user_alice_MyFlow`).
+    Any other character (a non-ASCII class name such as `Flüsse_Ωmega`) becomes `_` as
+    well, and then `_` and 10 hex digits of the SHA-256 of the whole name are appended,
+    so that `Flüsse_Ωmega` and `Flösse_Ωmega` stay two jobs.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.]", "_", flow_name)
+    if name != flow_name:
+        raw = flow_name.encode("utf-8", "surrogatepass")
+        name = f"{name}_{hashlib.sha256(raw).hexdigest()[:10]}"
+    return name.replace(".", "_")
 
 
 def _project_flow_name(flow: Any) -> str:

@@ -1,6 +1,7 @@
 import type { FlowIR, StepIR } from "../ir/index.js";
 import { pyIdent } from "../emit/printer/index.js";
 import { CompileError } from "../validate/index.js";
+import { fitDagsterName } from "../validate/names.js";
 import { planConfig } from "./config.js";
 import { FlowGraph } from "./graph.js";
 import { planRetry } from "./retry.js";
@@ -39,7 +40,21 @@ function branches(step: StepIR): [string, string][] {
   const targets = [...new Set(step.next)].filter((t) => t !== step.name);
   // One way out (a loop's exit): Dagster's single default output.
   if (targets.length === 1) return targets.map((t) => ["result", t]);
+  const seen = new Map<string, string>();
+  for (const target of targets) {
+    const name = branchName(target);
+    const other = seen.get(name);
+    if (other !== undefined) throw collision(`the outputs of switch '${step.name}' leading to '${other}' and '${target}'`, name);
+    seen.set(name, target);
+  }
   return targets.map((t) => [branchName(t), t]);
+}
+
+/** Two names shortened to one (their hashes agree): refused, never merged. */
+function collision(what: string, name: string): CompileError {
+  return new CompileError([
+    { message: `${what} would both be named '${name}' after shortening to Dagster's length limit; rename one of them` },
+  ]);
 }
 
 /**
@@ -49,8 +64,17 @@ function branches(step: StepIR): [string, string][] {
 export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
   const graph = new FlowGraph(ir);
   const reserved = new Set(moduleNames);
+  // Op names are path components under Dagster's filesystem IO manager: long ones are
+  // shortened (validate/names.ts), and checked for collisions after shortening.
   const opFn = new Map<string, string>();
-  for (const step of ir.steps) opFn.set(step.name, `op_${pyIdent(step.name, new Set())}`);
+  const stepOfOp = new Map<string, string>();
+  for (const step of ir.steps) {
+    const fn = fitDagsterName(`op_${pyIdent(step.name, new Set())}`);
+    const other = stepOfOp.get(fn);
+    if (other !== undefined) throw collision(`the ops of steps '${other}' and '${step.name}'`, fn);
+    stepOfOp.set(fn, step.name);
+    opFn.set(step.name, fn);
+  }
   for (const fn of opFn.values()) reserved.add(fn);
   const jobAttr = ir.flow.name;
   if (reserved.has(jobAttr)) {
@@ -66,13 +90,21 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     reserved.add(name);
     return name;
   };
+  // A helper op's name, shortened like step ops'; pyIdent keeps the unshortened name
+  // free, so a clash after shortening is a hash collision.
+  const claimOp = (wanted: string, step: string): string => {
+    const name = fitDagsterName(pyIdent(wanted, reserved));
+    if (reserved.has(name)) throw collision(`the helper op of step '${step}' and another generated name`, name);
+    reserved.add(name);
+    return name;
+  };
   const config = planConfig(ir, reserved);
   if (config !== null) reserved.add(config.className);
 
   const names: Names = {
     op: (step) => opFn.get(step) ?? "",
-    splitsOp: memo((step) => claim(`op_${step}_splits`)),
-    inputsOp: memo((step) => claim(`op_${step}_inputs`)),
+    splitsOp: memo((step) => claimOp(`op_${step}_splits`, step)),
+    inputsOp: memo((step) => claimOp(`op_${step}_inputs`, step)),
     each: memo((segment) => claim(`each_${segment.replace(/^\w+:/, "")}`)),
     results: memo((step) => claim(`${step}_results`)),
     source: memo((segment) => claim(segment.startsWith("body:") ? `${segment.slice(5)}_splits` : `${segment.slice(7)}_inputs`)),

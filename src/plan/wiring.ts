@@ -1,6 +1,6 @@
 import type { StepIR } from "../ir/index.js";
 import { pyIdent } from "../emit/printer/index.js";
-import { DAGSTER_RESERVED_NAMES } from "../validate/names.js";
+import { DAGSTER_RESERVED_NAMES, fitDagsterName } from "../validate/names.js";
 import type { FlowGraph } from "./graph.js";
 import type { JobArg, JobNode, OpInput } from "./types.js";
 
@@ -227,9 +227,13 @@ export class Wiring {
   }
 }
 
-/** The output of a switch op that leads to `target` (a Dagster output name). */
+/**
+ * The output of a switch op that leads to `target` (a Dagster output name). Output names
+ * are path components under Dagster's filesystem IO manager, so long ones are shortened
+ * (validate/names.ts); planJob refuses two outputs of one op that shorten alike.
+ */
 export function branchName(target: string): string {
-  return pyIdent(target, BRANCH_RESERVED);
+  return fitDagsterName(pyIdent(target, BRANCH_RESERVED));
 }
 
 // Dagster's default output name, and namedtuple attributes of an op's outputs.
