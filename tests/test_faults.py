@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -89,6 +90,12 @@ def survivors(marker: str) -> list[tuple[int, str]]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
+            continue
+        # The multiprocess executor's forkserver and resource tracker serve every job
+        # this test process runs; they are not the step's.
+        if b"multiprocessing.forkserver" in cmdline:
+            continue
+        if b"multiprocessing.resource_tracker" in cmdline:
             continue
         if state != "Z" and needle in environ.split(b"\0"):
             found.append((int(entry), cmdline.replace(b"\0", b" ").decode()[:200]))
@@ -209,6 +216,73 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_op_process_killed_mid_step(
+    flow_dir: Path, marker: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SIGKILL the op process (as the OOM killer would): its step runs in a session of
+    its own, so only the reaper can stop it. The step and its child must die within
+    10 seconds, the step must never finish, and the Dagster run must fail."""
+    from dagster import DagsterInstance, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    compile_fault("sleepy_flow.py", flow_dir)
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
+    monkeypatch.setenv("FAULT_SLEEP_SECONDS", "25")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    outcome: dict[str, Any] = {}
+
+    with DagsterInstance.local_temp(str(home)) as instance:
+        job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "FaultSleepyFlow")
+
+        def execute() -> None:
+            with execute_job(job, instance=instance, raise_on_error=False) as result:
+                outcome["success"] = result.success
+                outcome["run_id"] = result.run_id
+                outcome["failures"] = failure_texts(result, "op_nap")
+                outcome["ran"] = ran(result)
+
+        thread = threading.Thread(target=execute)
+        thread.start()
+        deadline = time.monotonic() + 180
+        while not (pid_dir / "pids").exists():
+            assert time.monotonic() < deadline, "the step never started"
+            assert thread.is_alive(), "the run ended before the step started"
+            time.sleep(0.2)
+        step_pid, child_pid = map(int, (pid_dir / "pids").read_text().split())
+        op_pid = _parent_of(step_pid)
+        assert op_pid not in (os.getpid(), 1)
+        os.kill(op_pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while not (_zombie(step_pid) and _zombie(child_pid)):
+            assert time.monotonic() - killed_at < 10, "the step outlived its op"
+            time.sleep(0.1)
+        thread.join(timeout=180)
+        assert not thread.is_alive()
+
+    assert outcome["success"] is False
+    assert "op_end" not in outcome["ran"]
+    [text] = outcome["failures"]
+    # Dagster's own report: the op process is gone, so nothing of ours could add to it.
+    assert "ChildProcessCrashException" in text, text
+    run = read_run(flow_dir, f"FaultSleepyFlow/dagster-{outcome['run_id']}")
+    [nap] = run["steps"]["nap"]
+    assert nap["successful"] is False
+    assert "finished_nap" not in nap["artifacts"]
+    assert run["successful"] is False
+    # Had the step survived, it would have finished (and saved `finished_nap`) by now.
+    time.sleep(max(0.0, killed_at + 27 - time.monotonic()))
+    run = read_run(flow_dir, f"FaultSleepyFlow/dagster-{outcome['run_id']}")
+    assert "finished_nap" not in run["steps"]["nap"][0]["artifacts"]
+    assert_no_survivors(marker)
 
 
 # ---------------------------------------------------------------------------------

@@ -374,6 +374,8 @@ class Exited:
     stderr_tail: str
     # Set when the op stopped the command at a time limit: why.
     stopped: str | None = None
+    # Set when the command's output could not be persisted to the datastore: why.
+    unsaved: str | None = None
 
     def reason(self) -> str:
         tail = self.stderr_tail.strip()
@@ -384,6 +386,8 @@ class Exited:
                 head = f"killed by signal {name} (exit code {self.code})"
         if self.stopped is not None:
             head = f"{self.stopped} (exit code {self.code})"
+        if self.unsaved is not None:
+            head += f"; its logs could not be saved to the datastore ({self.unsaved})"
         return head + (f"; its stderr ended with:\n{tail}" if tail else "")
 
 
@@ -420,6 +424,7 @@ def _launch(
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         env.update(_deploy_env(context, flow, tmp))
         limit = _limit(context, flow, log_target)
+        reaper = _start_reaper(env)
         try:
             proc = subprocess.Popen(
                 args,
@@ -430,6 +435,7 @@ def _launch(
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
+            _arm_reaper(reaper, proc.pid)
             pumps = [
                 _pump(proc.stdout, sys.stdout, streams["stdout"], None),
                 _pump(proc.stderr, sys.stderr, streams["stderr"], tail),
@@ -447,14 +453,73 @@ def _launch(
                 raise
             for pump in pumps:
                 pump.join()
+            unsaved = None
             if log_target is not None:
-                _save_logs(flow, log_target, streams, code, killed=stopped is not None)
+                try:
+                    _save_logs(
+                        flow, log_target, streams, code, killed=stopped is not None
+                    )
+                except Exception as exc:
+                    unsaved = f"{type(exc).__name__}: {exc}"
             if stopped is not None and not stopped.retry:
                 raise Failure(description=stopped.message, allow_retries=False)
-            return Exited(code, "".join(tail), stopped and stopped.message)
+            exited = Exited(code, "".join(tail), stopped and stopped.message, unsaved)
+            if unsaved is not None and code == 0:
+                # The task succeeded but `logs` and Task.stdout would not show it.
+                raise Failure(description=exited.reason())
+            return exited
         finally:
+            _disarm_reaper(reaper)
             for stream in streams.values():
                 stream.close()
+
+
+# The reaper: a small process, in a session of its own, that kills a step's process
+# group if the op process dies first (SIGKILL, the OOM killer) and so cannot. The op
+# writes the group id to the reaper's stdin, and "done" once the group needs no reaper;
+# end of input without "done" means the op died. Standard library only (-I -S: fast).
+_REAPER_SOURCE = """
+import os, signal, sys, time
+group = sys.stdin.buffer.readline().strip()
+if group.isdigit() and not sys.stdin.buffer.read().startswith(b"done"):
+    try:
+        os.killpg(int(group), signal.SIGTERM)
+        deadline = time.monotonic() + float(sys.argv[1])
+        while time.monotonic() < deadline:
+            os.killpg(int(group), 0)
+            time.sleep(0.1)
+        os.killpg(int(group), signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+"""
+
+
+def _start_reaper(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    # Started before the step, so no moment exists where the step runs unguarded.
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _REAPER_SOURCE, str(KILL_GRACE_SECONDS)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _arm_reaper(reaper: subprocess.Popen[bytes], group: int) -> None:
+    assert reaper.stdin is not None
+    reaper.stdin.write(f"{group}\n".encode())
+    reaper.stdin.flush()
+
+
+def _disarm_reaper(reaper: subprocess.Popen[bytes]) -> None:
+    """The op is alive and done with the step's group: let the reaper go."""
+    assert reaper.stdin is not None
+    with contextlib.suppress(BrokenPipeError):
+        reaper.stdin.write(b"done")
+    with contextlib.suppress(BrokenPipeError):
+        reaper.stdin.close()
+    reaper.wait()
 
 
 def _has_metaflow_user(env: Mapping[str, str]) -> bool:
