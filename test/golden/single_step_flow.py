@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections import deque
@@ -456,7 +457,7 @@ def _launch(
                     _save_logs(
                         flow, log_target, streams, code, killed=stopped is not None
                     )
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 (any datastore's errors)
                     unsaved = f"{type(exc).__name__}: {exc}"
             if stopped is not None and not stopped.retry:
                 raise Failure(description=stopped.message, allow_retries=False)
@@ -475,20 +476,22 @@ def _launch(
 # group if the op process dies first (SIGKILL, the OOM killer) and so cannot. The op
 # writes the group id to the reaper's stdin, and "done" once the group needs no reaper;
 # end of input without "done" means the op died. Standard library only (-I -S: fast).
-_REAPER_SOURCE = """
-import os, signal, sys, time
-group = sys.stdin.buffer.readline().strip()
-if group.isdigit() and not sys.stdin.buffer.read().startswith(b"done"):
-    try:
-        os.killpg(int(group), signal.SIGTERM)
-        deadline = time.monotonic() + float(sys.argv[1])
-        while time.monotonic() < deadline:
-            os.killpg(int(group), 0)
-            time.sleep(0.1)
-        os.killpg(int(group), signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-"""
+_REAPER_SOURCE = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    group = sys.stdin.buffer.readline().strip()
+    if group.isdigit() and not sys.stdin.buffer.read().startswith(b"done"):
+        try:
+            os.killpg(int(group), signal.SIGTERM)
+            deadline = time.monotonic() + float(sys.argv[1])
+            while time.monotonic() < deadline:
+                os.killpg(int(group), 0)
+                time.sleep(0.1)
+            os.killpg(int(group), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    """
+)
 
 
 def _start_reaper(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
