@@ -389,6 +389,40 @@ def test_hostile_values_given_at_launch_match_a_native_run(flow_dir: Path) -> No
     assert ours == expected
 
 
+def test_values_no_environment_can_carry_fail_naming_the_parameter(
+    flow_dir: Path,
+) -> None:
+    """Metaflow hands parameter values to `init` in environment variables: a NUL, or a
+    value over Linux's 128 KiB per-string limit, fails the run at the start op with the
+    parameter named. Values just under the limit, and a NUL inside a JSON value (which
+    JSON escapes), reach the flow unchanged."""
+    _, module = compile_hostile("hostile_values_flow.py", flow_dir)
+    cases = {
+        "quotes": ("a\0b", "contains a NUL character"),
+        "long": ("x" * (128 * 1024), f"is {128 * 1024} bytes long"),
+        "unicode": ("€" * 44_000, f"is {3 * 44_000} bytes long"),
+    }
+    for name, (value, why) in cases.items():
+        result = module.HostileValuesFlow.execute_in_process(
+            run_config=start_config({name: value}), raise_on_error=False
+        )
+        assert not result.success
+        [message] = failure_messages(result)
+        assert message.startswith("op_start: "), message
+        assert f"Parameter {name!r} of HostileValuesFlow: the value {why}" in message
+        assert "op_end" not in {
+            e.step_key for e in result.all_events if e.event_type_value == "STEP_START"
+        }
+    # The largest value that fits: "METAFLOW_INIT_LONG=" + value + NUL = 128 KiB.
+    largest = "y" * (128 * 1024 - len("METAFLOW_INIT_LONG=") - 1)
+    given = {"long": largest, "NoneJson": {"nul": "a\0b"}}
+    result = module.HostileValuesFlow.execute_in_process(run_config=start_config(given))
+    assert_success(result)
+    seen = artifacts(read_run(flow_dir, run_pathspec(result)), "start")[0]["seen"]
+    assert seen["long"] == largest
+    assert seen["none_json"] == {"nul": "a\0b"}
+
+
 def test_empty_string_value_matches_a_native_run(flow_dir: Path) -> None:
     """`python flow.py run --quotes ''` gives the flow '' (not the default)."""
     flow, module = compile_hostile("hostile_values_flow.py", flow_dir)

@@ -908,8 +908,40 @@ def parameter_env(flow: FlowInfo, params: Mapping[str, Any]) -> dict[str, str]:
             text = "true" if value else "false"
         else:
             text = str(value)
-        env["METAFLOW_INIT_" + name.upper().replace("-", "_")] = text
+        variable = "METAFLOW_INIT_" + name.upper().replace("-", "_")
+        _check_passable(flow, name, variable, text)
+        env[variable] = text
     return env
+
+
+# Linux's MAX_ARG_STRLEN: no single environment string ("NAME=value" and its NUL) may be
+# longer. Metaflow's own runtime hands parameters to `init` the same way, so a native
+# run fails on such values too, only less clearly.
+MAX_ENV_STRING_BYTES = 32 * 4096
+
+
+def _check_passable(flow: FlowInfo, name: str, variable: str, text: str) -> None:
+    """Refuse, naming the parameter, a value no environment variable can carry."""
+    problem = None
+    try:
+        # As os.environ encodes values (os.fsencode).
+        size = len(variable) + 1 + len(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        problem = "contains a lone surrogate, which no environment variable can hold"
+        size = 0
+    if "\0" in text:
+        problem = "contains a NUL character, which no environment variable can hold"
+    elif size + 1 > MAX_ENV_STRING_BYTES:
+        problem = (
+            f"is {size - len(variable) - 1} bytes long; Metaflow passes parameter "
+            f"values to `init` in an environment variable, which Linux limits to "
+            f"{MAX_ENV_STRING_BYTES} bytes"
+        )
+    if problem is not None:
+        raise Failure(
+            description=f"Parameter {name!r} of {flow.name}: the value {problem}.",
+            allow_retries=False,
+        )
 
 
 # ---------------------------------------------------------------------------------
