@@ -480,7 +480,7 @@ describe("emitted job", () => {
         "        {",
         '            "max_concurrent": 16,',
         '            "start_method": {',
-        '                "forkserver": {"preload_modules": ["dagster", "metaflow"]},',
+        '                "forkserver": {"preload_modules": list(FORKSERVER_PRELOAD)},',
         "            },",
         "        },",
         "    ),",

@@ -152,3 +152,23 @@ def test_help_lists_create(flow_dir: Path) -> None:
     flow = copy_flow("linear_flow.py", flow_dir)
     proc = run_cli([flow.name, "dagster", "--help"], cwd=flow_dir)
     assert "create" in proc.stdout
+
+
+def test_every_forkserver_preload_module_imports() -> None:
+    """The fork server skips modules that fail to import, so a module Dagster renamed
+    would only slow op processes down: check the list against the pinned versions."""
+    from metaflow_dagster.runtime.model import FORKSERVER_PRELOAD
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    importlib.import_module(name)\n",
+            *FORKSERVER_PRELOAD,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr

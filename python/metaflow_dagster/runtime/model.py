@@ -32,6 +32,37 @@ METAFLOW_MAX_ATTEMPTS = 6
 # A guard against a loop whose condition never changes (Metaflow has no limit).
 MAX_LOOP_ITERATIONS = 10_000
 
+# What the multiprocess executor's fork server imports before it forks op processes.
+# `import dagster` alone leaves out what each op process then imports to open the
+# instance (storage, SQLAlchemy, Alembic, and the daemon and gRPC modules its classes
+# name): measured, ~500 modules and a third of an op's time. The fork server skips
+# modules that do not import (dagster_postgres when not installed, or a module a later
+# Dagster moves), so a stale name costs speed, never correctness.
+FORKSERVER_PRELOAD = (
+    "dagster",
+    "metaflow",
+    "dagster._core.instance.factory",
+    "dagster._core.storage.event_log",
+    "dagster._core.storage.runs",
+    "dagster._core.storage.schedules",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.local_compute_log_manager",
+    "dagster._core.storage.root",
+    "dagster._core.secrets",
+    "dagster._core.snap",
+    "dagster._core.workspace",
+    "dagster._core.execution.backfill",
+    "dagster._daemon",
+    "dagster._grpc",
+    "dagster._utils.test",
+    "dagster_postgres",
+    "sqlalchemy",
+    "alembic",
+    "upath",
+    "fsspec",
+    "dotenv",
+)
+
 
 @dataclass(frozen=True)
 class StepInfo:
@@ -61,6 +92,8 @@ class StepInfo:
     env: Mapping[str, str] = field(default_factory=dict)
     # @timeout in seconds (seconds + 60 * minutes + 3600 * hours): enforced by the op.
     timeout: float | None = None
+    # @card (in source or `--with card`): the op lists the task's cards as metadata.
+    cards: bool = False
 
 
 @dataclass(frozen=True)

@@ -101,11 +101,14 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
 
 // Op processes fork from a server that has imported Dagster and Metaflow once, instead of
 // each importing them afresh; every Metaflow task still runs in its own new process.
+// Which modules the server imports is the runtime's business (FORKSERVER_PRELOAD).
+export const PRELOAD_NAME = "FORKSERVER_PRELOAD";
+
 function executor(ir: FlowIR): PyValue {
   const { maxWorkers, fastLaunch } = ir.deploy.executor;
   const config: Record<string, PyValue> = { max_concurrent: maxWorkers };
   if (fastLaunch) {
-    config["start_method"] = { forkserver: { preload_modules: ["dagster", "metaflow"] } };
+    config["start_method"] = { forkserver: { preload_modules: pyCall("list", [pyRaw(PRELOAD_NAME)]) } };
   }
   return pyCall("multiprocess_executor.configured", [config], []);
 }
