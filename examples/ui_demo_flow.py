@@ -5,10 +5,12 @@
 
 The job graph shows both shapes: `start` splits into `count_words` and `shout`;
 `count_words` fans out over the words (`measure`, one op per word) and fans back in
-(`collect`); `join` meets both branches before `end`.
+(`collect`); `join` meets both branches before `end`, whose @card report the `end`
+op's metadata points to (`card`: the HTML file; `open card`: the commands to view it).
 """
 
-from metaflow import FlowSpec, Parameter, step
+from metaflow import FlowSpec, Parameter, card, current, step
+from metaflow.cards import Markdown
 
 
 class UiDemoFlow(FlowSpec):
@@ -62,10 +64,14 @@ class UiDemoFlow(FlowSpec):
         print(f"join: {self.greeting} / {self.lengths}")
         self.next(self.end)
 
+    @card
     @step
     def end(self):
         total = sum(self.lengths.values())
         print(f"end: {total} letters in {len(self.lengths)} words")
+        current.card.append(Markdown(f"# {self.greeting}"))
+        for word, length in sorted(self.lengths.items()):
+            current.card.append(Markdown(f"- `{word}`: {length} letters"))
 
 
 if __name__ == "__main__":

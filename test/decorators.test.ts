@@ -197,6 +197,18 @@ describe("emitted schedules, sensors and facts", () => {
     expect(out).toMatch(/defs = Definitions\(\n {4}jobs=\[MyFlow\],\n {4}schedules=\[MyFlow_schedule\],\n {4}sensors=\[MyFlow_on_finish, MyFlow_on_events\],\n\)/);
   });
 
+  it("tells the runtime which steps have a @card (in source or from --with)", () => {
+    const ir = linearIR(["a", "b"]);
+    stepOf(ir, "a").decorators.push(deco("card", { type: "default", id: null }));
+    stepOf(ir, "b").decorators.push({ ...deco("card", { type: "blank", id: "x" }), staticallyDefined: false });
+    stepOf(ir, "b").timeoutSeconds = 30;
+    const out = compile(ir, RUNTIME);
+    expect(out).toContain('StepInfo("a", cards=True)');
+    expect(out).toContain('StepInfo("b", timeout=30, cards=True)');
+    expect(out).toContain('StepInfo("start")');
+    expect(out).not.toMatch(/StepInfo\("(start|end)"[^)]*cards/);
+  });
+
   it("emits no schedule or sensor for a plain flow", () => {
     const out = compile(linearIR([], { name: "Plain" }), RUNTIME);
     expect(out).toContain("defs = Definitions(jobs=[Plain])");

@@ -178,6 +178,10 @@ def test_deployer_from_deployment_trigger_and_terminate(
         run = triggered.run
         assert run["start"].task.successful
         assert not run.successful
+        # The killed task is recorded as failed, with what it printed before.
+        [sleepy] = list(run["sleepy"])
+        assert sleepy.successful is False
+        assert "sleeping" in sleepy.stdout
     print("timings (s):", json.dumps({k: round(v, 1) for k, v in timings.items()}))
 
 

@@ -210,6 +210,18 @@ def triggered_pathspec(output: str) -> str:
     return match.group(1)
 
 
+def assert_killed_step_recorded(folder: Path, pathspec: str) -> None:
+    """The Metaflow side of a terminated SleepyFlow run, read with the client: the
+    killed `sleepy` task failed and kept what it printed before it was stopped."""
+    run = read_run(folder, pathspec)
+    assert not run["successful"]
+    assert run["steps"]["start"][0]["successful"] is True
+    [sleepy] = run["steps"]["sleepy"]
+    assert sleepy["successful"] is False, sleepy
+    assert "sleeping" in sleepy["stdout"], sleepy
+    assert "end" not in run["steps"]
+
+
 def write_sleepy_flow(folder: Path) -> Path:
     flow = folder / "sleepy_flow.py"
     flow.write_text(SLEEPY_FLOW)
@@ -335,6 +347,7 @@ def test_terminate_stops_a_long_running_step(flow_dir: Path) -> None:
         proc = flow_cli(flow, "dagster", "terminate", "--run-id", run_id, env=env)
         assert proc.stdout.strip() == "CANCELED"
         assert "already finished" in proc.stderr
+    assert_killed_step_recorded(flow_dir, f"SleepyFlow/{run_id}")
     print("timings (s):", json.dumps({k: round(v, 1) for k, v in timings.items()}))
 
 
@@ -384,9 +397,7 @@ def test_background_launch_without_webserver(flow_dir: Path) -> None:
         # Never leave the detached launcher behind, even when an assertion failed.
         for line in processes_with("metaflow_dagster.launch", run_id[8:]):
             os.kill(int(line.split(":")[0]), signal.SIGKILL)
-    run = read_run(flow_dir, f"SleepyFlow/{run_id}")
-    assert not run["successful"]
-    assert run["steps"]["start"][0]["successful"]
+    assert_killed_step_recorded(flow_dir, f"SleepyFlow/{run_id}")
     print("timings (s):", json.dumps({k: round(v, 1) for k, v in timings.items()}))
 
 

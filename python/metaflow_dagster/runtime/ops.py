@@ -9,6 +9,7 @@ from dagster import DynamicOutput, Failure, MetadataValue, OpExecutionContext, O
 # [embedded imports: end]
 # isort: split
 # [runtime parts: begin]
+from .cards import _card_metadata
 from .datastore import _chosen_step, _done_attempt, _num_splits, _task_metadata
 from .model import NOT_TAKEN, FlowInfo, TaskResult
 from .tasks import _key_of, _run_loop, _run_task, _split_position, _taken
@@ -40,7 +41,9 @@ def run_step(
     if live is None:
         return NOT_TAKEN
     result = _run_task(context, flow, step, live, params)
-    context.add_output_metadata(_task_metadata(flow, result, step))
+    metadata = _task_metadata(flow, result, step)
+    metadata.update(_card_metadata(context, flow, result, step))
+    context.add_output_metadata(metadata)
     return result.input_path
 
 
@@ -57,6 +60,7 @@ def fan_out(
     num_splits = _num_splits(flow, result, step)
     context.log.info(f"Foreach yields {num_splits} child steps.")
     metadata = _task_metadata(flow, result, step)
+    metadata.update(_card_metadata(context, flow, result, step))
     width = len(str(num_splits - 1))
     for index in range(num_splits):
         # Zero-padded keys sort like split indexes in the UI.
@@ -92,6 +96,7 @@ def run_switch(
         result, chosen, iterations = _run_loop(context, flow, step, inputs, params)
         metadata = _task_metadata(flow, result, step)
         metadata["iterations"] = MetadataValue.json(iterations)
+    metadata.update(_card_metadata(context, flow, result, step))
     output = info.branches.get(chosen)
     if output is None:
         raise Failure(

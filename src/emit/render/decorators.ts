@@ -5,9 +5,15 @@ import { opTags } from "../../plan/tags.js";
 import { resolveEventMappings } from "../../plan/triggers.js";
 import { pyTuple, type PyValue } from "../printer/index.js";
 
-/** StepInfo keywords: the effective @timeout (the op enforces it). */
+/**
+ * StepInfo keywords: the effective @timeout (the op enforces it) and whether the step has
+ * a @card (in source or from `--with card`): only then does its op look for cards.
+ */
 export function stepInfoDecoratorKwargs(step: StepIR): [string, PyValue][] {
-  return step.timeoutSeconds !== null ? [["timeout", step.timeoutSeconds]] : [];
+  const kwargs: [string, PyValue][] = [];
+  if (step.timeoutSeconds !== null) kwargs.push(["timeout", step.timeoutSeconds]);
+  if (step.decorators.some((d) => d.name === "card")) kwargs.push(["cards", true]);
+  return kwargs;
 }
 
 /** FlowInfo keywords: workflow timeout, Config values and trigger facts. */

@@ -1,0 +1,149 @@
+"""@card: the op of a step with cards says, in its metadata, where each card is and
+how to open it; a step without @card says nothing about cards."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from conftest import compile_flow, copy_flow, create, load_module, run_cli, run_pathspec
+from dagster import DagsterInstance
+
+CARD_KEYS = re.compile(r"^(card|open card)")
+
+
+def output_metadata(result: Any, op: str) -> dict[str, Any]:
+    """The output metadata of an op's (only) execution, as Dagster recorded it."""
+    for event in result.all_events:
+        if event.step_key == op and event.event_type_value == "STEP_OUTPUT":
+            return dict(event.event_specific_data.metadata)
+    raise AssertionError(f"no output metadata for {op}")
+
+
+def card_entries(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metadata.items() if CARD_KEYS.match(k)}
+
+
+def markdown_in_card(html: str) -> list[str]:
+    """The Markdown sources a card page holds (its components are embedded as
+    base64-encoded JSON in `__MF_DATA__[...] = "..."`)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "markdown":
+                found.append(str(node.get("source")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for payload in re.findall(r'__MF_DATA__\["[^"]+"\] = "([A-Za-z0-9+/=]+)"', html):
+        walk(json.loads(base64.b64decode(payload)))
+    return found
+
+
+def shown_commands(metadata: dict[str, Any], key: str) -> tuple[Path, list[list[str]]]:
+    """The commands an `open card(s)` entry shows: its `cd` directory and the rest."""
+    text = metadata[key].value
+    assert text.startswith("```shell\n") and text.endswith("\n```"), text
+    first, *rest = text[len("```shell\n") : -len("\n```")].splitlines()
+    cd, folder = shlex.split(first)
+    assert cd == "cd"
+    return Path(folder), [shlex.split(line) for line in rest]
+
+
+def run_shown(folder: Path, command: list[str]) -> None:
+    assert command[0] == "python"
+    run_cli(command[1:], cwd=folder)
+
+
+def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
+    flow, module = compile_flow("card_flow.py", flow_dir)
+    assert 'StepInfo("report", cards=True)' in (flow_dir / "defs.py").read_text()
+    instance = DagsterInstance.ephemeral()
+    result = module.CardFlow.execute_in_process(instance=instance)
+    assert result.success
+    run_id = run_pathspec(result).split("/")[1]
+
+    # Two cards: one entry (and one link) each, named after the card's id or type.
+    report = output_metadata(result, "op_report")
+    cards = card_entries(report)
+    assert set(cards) == {
+        "card default",
+        "card default link",
+        "card x",
+        "card x link",
+        "open cards",
+    }, cards
+    task_dir = f"/CardFlow/runs/{run_id}/steps/report/tasks/t/cards/"
+    x = Path(cards["card x"].path)
+    assert x.is_absolute() and x.is_file(), x
+    assert task_dir in str(x) and re.fullmatch(r"blank-x-[0-9a-f]{32}\.html", x.name)
+    assert cards["card x link"].url == x.as_uri()
+    assert any("hello card" in source for source in markdown_in_card(x.read_text()))
+    default = Path(cards["card default"].path)
+    assert default.is_file() and task_dir in str(default)
+    assert re.fullmatch(r"default-[0-9a-f]{32}\.html", default.name)
+    assert cards["card default link"].url == default.as_uri()
+
+    # The commands shown are ready to copy: `card get` writes the very same card.
+    folder, commands = shown_commands(cards, "open cards")
+    assert folder == flow_dir
+    task = f"{run_id}/report/t"
+    base = ["python", flow.name, "--metadata=local", "--datastore=local", "card"]
+    assert commands == [  # by card type: blank, then default
+        [*base, "view", task, "--id", "x"],
+        [*base, "get", task, "x.html", "--id", "x"],
+        [*base, "view", task, "--type", "default"],
+        [*base, "get", task, "default.html", "--type", "default"],
+    ]
+    run_shown(folder, commands[1])
+    assert (folder / "x.html").read_text() == x.read_text()
+
+    # One card: plain `card` keys, and the commands need no selector.
+    start = card_entries(output_metadata(result, "op_start"))
+    assert set(start) == {"card", "card link", "open card"}, start
+    assert Path(start["card"].path).is_file()
+    _, commands = shown_commands(start, "open card")
+    assert commands[0][-2:] == ["view", f"{run_id}/start/t"]
+
+    # Cards that cannot be listed: a warning, no card metadata, and the op succeeds.
+    stray = output_metadata(result, "op_stray")
+    assert "metaflow pathspec" in stray
+    assert card_entries(stray) == {}
+    warnings = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.step_key == "op_stray" and entry.level == logging.WARNING
+    ]
+    assert any(
+        m.startswith(f"Could not list the cards of task CardFlow/{run_id}/stray/t: ")
+        for m in warnings
+    ), warnings
+
+    # No @card, no card metadata (and no looking for cards).
+    end = output_metadata(result, "op_end")
+    assert "metaflow pathspec" in end
+    assert card_entries(end) == {}
+    assert 'StepInfo("end")' in (flow_dir / "defs.py").read_text()
+
+
+def test_cards_attached_at_deploy_time(flow_dir: Path) -> None:
+    """`--with card` at create time gives every step a default card."""
+    flow = copy_flow("linear_flow.py", flow_dir)
+    create(flow, "defs.py", top=("--with", "card"))
+    module = load_module(flow_dir / "defs.py")
+    result = module.LinearFlow.execute_in_process()
+    assert result.success
+    for op in ("op_start", "op_end"):
+        cards = card_entries(output_metadata(result, op))
+        assert set(cards) == {"card", "card link", "open card"}, (op, cards)
+        path = Path(cards["card"].path)
+        assert path.is_file() and path.name.startswith("default-"), path
