@@ -192,8 +192,11 @@ def wait_for_processes(*needles: str, timeout: float = RUN_TIMEOUT) -> list[str]
     raise AssertionError(f"no process with {needles} within {timeout:.0f}s")
 
 
-def assert_no_survivors(*needle_sets: tuple[str, ...]) -> None:
-    deadline = time.monotonic() + SURVIVOR_GRACE
+def assert_no_survivors(
+    *needle_sets: tuple[str, ...], deadline: float | None = None
+) -> None:
+    """No process matches any needle set by `deadline` (time.monotonic())."""
+    deadline = time.monotonic() + SURVIVOR_GRACE if deadline is None else deadline
     while True:
         left = [p for needles in needle_sets for p in processes_with(*needles)]
         if not left:
@@ -340,9 +343,10 @@ def test_terminate_stops_a_long_running_step(flow_dir: Path) -> None:
         proc = flow_cli(flow, "dagster", "terminate", "--run-id", run_id, env=env)
         timings["terminate"] = time.monotonic() - t2
         assert proc.stdout.strip() == "CANCELED", proc.stdout + proc.stderr
+        # The step's whole process tree ends within 10 s of the request.
+        assert_no_survivors((marker,), step, deadline=t2 + 10)
         proc = flow_cli(flow, "dagster", "status", "--run-id", run_id, env=env)
         assert proc.stdout.strip() == "CANCELED"
-        assert_no_survivors((marker,), step)
         # Terminating a finished run says so and succeeds.
         proc = flow_cli(flow, "dagster", "terminate", "--run-id", run_id, env=env)
         assert proc.stdout.strip() == "CANCELED"

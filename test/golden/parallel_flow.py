@@ -46,6 +46,8 @@ PARAMS_TASK_ID = "params"
 EXIT_DISALLOW_RETRY = 202
 # After SIGTERM, how long a step's process group gets before SIGKILL.
 KILL_GRACE_SECONDS = 5.0
+# After a cancelled step's group is killed, how long its output pipes get to drain.
+PUMP_DRAIN_SECONDS = 1.0
 # Metaflow's own @timeout (SIGALRM inside the task) gets this head start: the op stops
 # the step's process group itself only at @timeout + this many seconds after launch.
 TIMEOUT_GRACE_SECONDS = 5.0
@@ -621,6 +623,10 @@ def _launch(
             except BaseException:
                 # Terminated (the run was cancelled): the group is dead; record the
                 # attempt as killed with what it printed, as Metaflow's runtime does.
+                # Its last lines may still be in the pipes: drain them, briefly (a
+                # process that left the group could hold a pipe open for ever).
+                for pump in pumps:
+                    pump.join(timeout=PUMP_DRAIN_SECONDS)
                 if log_target is not None:
                     _save_logs_quietly(flow, log_target, streams, proc.returncode)
                 raise

@@ -19,6 +19,8 @@ PARAMS_TASK_ID = "params"
 EXIT_DISALLOW_RETRY = 202
 # After SIGTERM, how long a step's process group gets before SIGKILL.
 KILL_GRACE_SECONDS = 5.0
+# After a cancelled step's group is killed, how long its output pipes get to drain.
+PUMP_DRAIN_SECONDS = 1.0
 # Metaflow's own @timeout (SIGALRM inside the task) gets this head start: the op stops
 # the step's process group itself only at @timeout + this many seconds after launch.
 TIMEOUT_GRACE_SECONDS = 5.0

@@ -25,6 +25,7 @@ from dagster import Failure, OpExecutionContext
 from .datastore import _save_logs, _save_logs_quietly
 from .model import (
     KILL_GRACE_SECONDS,
+    PUMP_DRAIN_SECONDS,
     STDERR_TAIL_LINES,
     TIMEOUT_GRACE_SECONDS,
     TRIGGER_TAG,
@@ -137,6 +138,10 @@ def _launch(
             except BaseException:
                 # Terminated (the run was cancelled): the group is dead; record the
                 # attempt as killed with what it printed, as Metaflow's runtime does.
+                # Its last lines may still be in the pipes: drain them, briefly (a
+                # process that left the group could hold a pipe open for ever).
+                for pump in pumps:
+                    pump.join(timeout=PUMP_DRAIN_SECONDS)
                 if log_target is not None:
                     _save_logs_quietly(flow, log_target, streams, proc.returncode)
                 raise
