@@ -167,6 +167,11 @@ describe("splitRuntime on small sources", () => {
     expect(() => splitRuntime([])).toThrow(/no runtime sources/);
   });
 
+  it("refuses two modules that define the same top-level name", () => {
+    const twice = [fake([], ["def helper() -> None:", "    pass"]), fake(["import os"], ["X = 1", "helper = 2"])];
+    expect(() => splitRuntime(twice)).toThrow(/runtime parts 0 and 1 both define 'helper' at top level/);
+  });
+
   it("joins several modules with two blank lines and merges their names", () => {
     const parts = splitRuntime([fake(["import os"], ["A = 1"]), fake(["import os", "import sys"], ["B = 2"])]);
     expect(parts.imports).toEqual(["import os", "import os", "import sys"]);

@@ -128,6 +128,7 @@ for step in run:
             "artifacts": {a.id: safe(a.data) for a in task
                           if not a.id.startswith("_") and a.id != "name"},
             "stdout": task.stdout,
+            "stderr": task.stderr,
         })
     out["steps"][step.id] = sorted(tasks, key=lambda t: t["id"])
 params = Step(pathspec + "/_parameters")

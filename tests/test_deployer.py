@@ -16,7 +16,7 @@ from test_trigger import (
     assert_no_survivors,
     dagster_dev,
     free_port,
-    wait_for_processes,
+    step_session,
 )
 
 RUN_TIMEOUT = 300
@@ -159,9 +159,7 @@ def test_deployer_from_deployment_trigger_and_terminate(
         assert (deployed.name, deployed.flow_name) == ("sleepy_job", "SleepyFlow")
         triggered = deployed.trigger(marker=marker)
         t1 = time.monotonic()
-        step = (str(flow), " step sleepy ")
-        wait_for_processes(marker)
-        wait_for_processes(*step)
+        step = step_session(marker, flow)
         timings["until_sleeping"] = time.monotonic() - t1
         assert triggered.status == "STARTED" and triggered.is_running
         assert triggered.run is not None and not triggered.run.finished
@@ -171,7 +169,7 @@ def test_deployer_from_deployment_trigger_and_terminate(
         timings["terminate"] = time.monotonic() - t2
         assert triggered.status == "CANCELED"
         assert not triggered.is_running
-        assert_no_survivors((marker,), step)
+        assert_no_survivors((marker,), sessions=(step,))
         # Nothing ran in this process's directory.
         assert list(elsewhere.iterdir()) == []
         # The run's Metaflow side: start succeeded, the killed step did not.

@@ -192,13 +192,46 @@ def wait_for_processes(*needles: str, timeout: float = RUN_TIMEOUT) -> list[str]
     raise AssertionError(f"no process with {needles} within {timeout:.0f}s")
 
 
+def step_session(marker: str, flow: Path) -> int:
+    """The session of the running step whose child carries `marker` in its command line.
+
+    The step leads its own session. It is found through its child, not by its own
+    command line: a warm task (forked from its op process) shows the op's."""
+    [found] = wait_for_processes(marker)
+    sid = os.getsid(int(found.split(":", 1)[0]))
+    assert os.readlink(f"/proc/{sid}/cwd") == str(flow.parent), found
+    return sid
+
+
+def processes_in_session(sid: int) -> list[str]:
+    """Live processes (not zombies) of session `sid`, with their command lines."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) != sid:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
 def assert_no_survivors(
-    *needle_sets: tuple[str, ...], deadline: float | None = None
+    *needle_sets: tuple[str, ...],
+    sessions: tuple[int, ...] = (),
+    deadline: float | None = None,
 ) -> None:
-    """No process matches any needle set by `deadline` (time.monotonic())."""
+    """No process matches any needle set, or is in any of `sessions`, by `deadline`
+    (time.monotonic())."""
     deadline = time.monotonic() + SURVIVOR_GRACE if deadline is None else deadline
     while True:
         left = [p for needles in needle_sets for p in processes_with(*needles)]
+        left += [p for sid in sessions for p in processes_in_session(sid)]
         if not left:
             return
         if time.monotonic() > deadline:
@@ -333,9 +366,7 @@ def test_terminate_stops_a_long_running_step(flow_dir: Path) -> None:
         )
         run_id = run_id_file.read_text()
         t1 = time.monotonic()
-        step = (str(flow), " step sleepy ")
-        wait_for_processes(marker)
-        wait_for_processes(*step)
+        step = step_session(marker, flow)
         timings["until_sleeping"] = time.monotonic() - t1
         assert poll_status(flow, run_id, ("STARTED",), env, timeout=10) == "STARTED"
 
@@ -344,7 +375,7 @@ def test_terminate_stops_a_long_running_step(flow_dir: Path) -> None:
         timings["terminate"] = time.monotonic() - t2
         assert proc.stdout.strip() == "CANCELED", proc.stdout + proc.stderr
         # The step's whole process tree ends within 10 s of the request.
-        assert_no_survivors((marker,), step, deadline=t2 + 10)
+        assert_no_survivors((marker,), sessions=(step,), deadline=t2 + 10)
         proc = flow_cli(flow, "dagster", "status", "--run-id", run_id, env=env)
         assert proc.stdout.strip() == "CANCELED"
         # Terminating a finished run says so and succeeds.
@@ -384,9 +415,7 @@ def test_background_launch_without_webserver(flow_dir: Path) -> None:
     run_id = run_id_file.read_text()
     assert triggered_pathspec(proc.stderr) == f"SleepyFlow/{run_id}"
     try:
-        step = (str(flow), " step sleepy ")
-        wait_for_processes(marker)
-        wait_for_processes(*step)
+        step = step_session(marker, flow)
         timings["until_sleeping"] = time.monotonic() - t0
         assert poll_status(flow, run_id, ("STARTED",), env, timeout=10) == "STARTED"
         t1 = time.monotonic()
@@ -396,7 +425,9 @@ def test_background_launch_without_webserver(flow_dir: Path) -> None:
         assert proc.stdout.strip() == "CANCELED", (
             f"{proc.stdout}{proc.stderr}\nlauncher log:\n{_tail(log)}"
         )
-        assert_no_survivors((marker,), step, ("metaflow_dagster.launch", run_id[8:]))
+        assert_no_survivors(
+            (marker,), ("metaflow_dagster.launch", run_id[8:]), sessions=(step,)
+        )
     finally:
         # Never leave the detached launcher behind, even when an assertion failed.
         for line in processes_with("metaflow_dagster.launch", run_id[8:]):

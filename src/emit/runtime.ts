@@ -99,6 +99,17 @@ function splitPart(source: string, index: number): Part {
 export function splitRuntime(sources: readonly string[]): RuntimeParts {
   if (sources.length === 0) throw new Error("no runtime sources given");
   const parts = sources.map(splitPart);
+  // Concatenated, a later module's definition would silently replace an earlier one's.
+  const definedIn = new Map<string, number>();
+  parts.forEach((part, index) => {
+    for (const name of topLevelNames(part.body)) {
+      const first = definedIn.get(name);
+      if (first !== undefined) {
+        throw new Error(`runtime parts ${first} and ${index} both define '${name}' at top level`);
+      }
+      definedIn.set(name, index);
+    }
+  });
   const imports = parts.flatMap((p) => p.imports);
   const body: string[] = [];
   for (const part of parts) {

@@ -10,4 +10,4 @@ the functions that need it.
 """
 
 # Read by the compiler (src/emit/runtime.ts): the order the modules are embedded in.
-PARTS = ("model", "datastore", "cards", "process", "tasks", "ops", "automation")
+PARTS = ("model", "datastore", "cards", "warm", "process", "tasks", "ops", "automation")

@@ -119,6 +119,9 @@ class FlowInfo:
     owner: str | None = None
     # Parameter name -> type ("str", "int", "float", "bool", "json").
     parameters: Mapping[str, str] = field(default_factory=dict)
+    # Fast launch: tasks may fork from the op process (see warm.py) instead of starting
+    # a new interpreter, where that is indistinguishable.
+    warm_tasks: bool = False
     # --workflow-timeout: seconds from the Dagster run's start; every op enforces it.
     workflow_timeout: float | None = None
     # Config values resolved at create time: name -> (JSON text, plain).

@@ -31,6 +31,7 @@ from .model import (
     TRIGGER_TAG,
     FlowInfo,
 )
+from .warm import WarmTask, start_warm_task, warm_launch_allowed
 
 # [runtime parts: end]
 
@@ -105,7 +106,9 @@ def _launch(
     if flow.owner is not None:
         # @project user branches follow whoever ran `create`, not the Dagster worker.
         env["METAFLOW_OWNER"] = flow.owner
-    context.log.info("Running: " + shlex.join(args))
+    warm, cold_why = warm_launch_allowed(env, flow.flow_dir, flow.warm_tasks)
+    how = "" if warm or not flow.warm_tasks else f" (cold: {cold_why})"
+    context.log.info("Running: " + shlex.join(args) + how)
     with tempfile.TemporaryDirectory(prefix="mfdagster-") as tmp:
         streams = {
             "stdout": open(os.path.join(tmp, "stdout"), "w+b"),  # noqa: SIM115
@@ -116,15 +119,22 @@ def _launch(
         limit = _limit(context, flow, log_target)
         reaper = _start_reaper(env)
         try:
-            proc = subprocess.Popen(
-                args,
-                cwd=flow.flow_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            proc: subprocess.Popen[bytes] | WarmTask
+            if warm:
+                assert reaper.stdin is not None
+                proc = start_warm_task(
+                    args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
+                )
+            else:
+                proc = subprocess.Popen(
+                    args,
+                    cwd=flow.flow_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
             _arm_reaper(reaper, proc.pid)
             pumps = [
                 _pump(proc.stdout, sys.stdout, streams["stdout"], None),
@@ -260,7 +270,9 @@ def _mflog_line(raw: bytes) -> bytes:
     return decorate(RUNTIME_LOG_SOURCE, raw)
 
 
-def _wait(proc: subprocess.Popen[bytes], until: float | None = None) -> int:
+def _wait(
+    proc: "subprocess.Popen[bytes] | WarmTask", until: float | None = None
+) -> int:
     """Wait for the step; if the op is interrupted, kill the step's process group.
 
     At `until` (a time.monotonic() value) the whole group is killed as well, then
@@ -275,7 +287,7 @@ def _wait(proc: subprocess.Popen[bytes], until: float | None = None) -> int:
         raise
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes] | WarmTask) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -16,9 +16,11 @@ export function stepInfoDecoratorKwargs(step: StepIR): [string, PyValue][] {
   return kwargs;
 }
 
-/** FlowInfo keywords: workflow timeout, Config values and trigger facts. */
+/** FlowInfo keywords: warm task launch, workflow timeout, Config values, trigger facts. */
 export function flowInfoDecoratorKwargs(ir: FlowIR): [string, PyValue][] {
   const kwargs: [string, PyValue][] = [];
+  // Fast launch also lets tasks fork from the op process (runtime/warm.py).
+  if (ir.deploy.executor.fastLaunch) kwargs.push(["warm_tasks", true]);
   if (ir.deploy.workflowTimeout !== null) kwargs.push(["workflow_timeout", ir.deploy.workflowTimeout]);
   const configs = Object.entries(ir.deploy.configs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (configs.length > 0) {

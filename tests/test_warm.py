@@ -1,0 +1,148 @@
+"""Warm task launch (fast launch, the default): under the multiprocess executor a task
+forks from its op process instead of starting a new interpreter. It must be
+indistinguishable from a cold task: environment, working directory, argv and sys.path,
+signals, stdio, logs and exit status. Each test runs the same flow both ways (cold:
+`--no-fast-launch`) through the multiprocess executor and compares."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FLOWS, copy_flow, create, load_module, read_run
+
+FAULTS = FLOWS / "faults"
+
+
+@contextmanager
+def multiprocess_run(
+    defs: Path, job_name: str, home: Path
+) -> Iterator[tuple[Any, list[str]]]:
+    """Execute the job as `dagster dev` would; yields its result and log messages."""
+    from dagster import DagsterInstance, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    home.mkdir(exist_ok=True)
+    with DagsterInstance.local_temp(str(home)) as instance:
+        job = ReconstructableJob.for_file(str(defs), job_name)
+        with execute_job(job, instance=instance, raise_on_error=False) as result:
+            yield result, [e.user_message for e in instance.all_logs(result.run_id)]
+
+
+def commands(logs: list[str]) -> list[str]:
+    return [m for m in logs if m.startswith("Running: ")]
+
+
+def failure_text(result: Any, step_key: str) -> str:
+    [event] = [
+        e
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE" and e.step_key == step_key
+    ]
+    return str(event.event_specific_data.error.message)
+
+
+def seen(flow_dir: Path, result: Any) -> dict[str, Any]:
+    run_id = f"dagster-{result.run_id}"
+    run = read_run(flow_dir, f"FidelityFlow/{run_id}")
+    [start] = run["steps"]["start"]
+    out = dict(start["artifacts"])
+    out["argv"] = [a.replace(run_id, "<run>") for a in out["argv"]]
+    out["stdout"] = start["stdout"]
+    out["stderr"] = start["stderr"]
+    return out
+
+
+def test_warm_task_matches_a_cold_one(
+    flow_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIDELITY_MARK", "x'y\"z")
+    flow = copy_flow("fidelity_flow.py", flow_dir)
+    create(flow, "warm_defs.py")
+    create(flow, "cold_defs.py", "--no-fast-launch")
+    warm_defs, cold_defs = flow_dir / "warm_defs.py", flow_dir / "cold_defs.py"
+    with multiprocess_run(warm_defs, "FidelityFlow", tmp_path / "w") as (r, logs):
+        assert r.success
+        warm = seen(flow_dir, r)
+        warm_commands = commands(logs)
+    with multiprocess_run(cold_defs, "FidelityFlow", tmp_path / "c") as (r, _):
+        assert r.success
+        cold = seen(flow_dir, r)
+    # The warm task really forked from the op process (its command line is the fork
+    # server's); the cold one is the `step` command itself.
+    assert "forkserver" in warm.pop("cmdline")
+    assert " step start " in cold.pop("cmdline")
+    assert all("(cold:" not in c for c in warm_commands), warm_commands
+    # Threads: a cold task has only its own; a forked one only the forking thread.
+    assert warm.pop("threads") == cold.pop("threads")
+    assert warm == cold
+    assert warm["module"] == "__main__"
+    assert warm["cwd"] == str(flow_dir)
+    assert warm["path0"] == str(flow_dir)
+    assert warm["session_leader"] is True
+    assert warm["stdin"] == ""
+    assert warm["env"]["FIDELITY_MARK"] == "x'y\"z"
+    assert "fidelity to stdout" in warm["stdout"]
+    assert "fidelity to stderr" in warm["stderr"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "job", "step_key", "says"),
+    [
+        ("exit_flow.py", "FaultExitFlow", "op_leave", "exit code 3"),
+        ("sigkill_flow.py", "FaultSigkillFlow", "op_boom", "killed by signal SIGKILL"),
+    ],
+)
+def test_warm_task_exit_status_matches_a_cold_one(
+    fault: str, job: str, step_key: str, says: str, flow_dir: Path, tmp_path: Path
+) -> None:
+    flow = flow_dir / fault
+    shutil.copy(FAULTS / fault, flow)
+    create(flow, "warm_defs.py")
+    create(flow, "cold_defs.py", "--no-fast-launch")
+    texts = {}
+    for how in ("warm", "cold"):
+        defs = flow_dir / f"{how}_defs.py"
+        with multiprocess_run(defs, job, tmp_path / how) as (result, logs):
+            assert not result.success
+            texts[how] = failure_text(result, step_key)
+            if how == "warm":
+                assert all("(cold:" not in c for c in commands(logs))
+    for how, text in texts.items():
+        assert says in text, (how, text)
+
+
+def test_a_task_that_sets_metaflow_config_runs_cold(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    """@environment setting a METAFLOW_* variable: Metaflow would read it at import,
+    which a forked task already did, so the op starts that task cold and says why."""
+    flow = copy_flow("fidelity_flow.py", flow_dir)
+    source = flow.read_text().replace(
+        "from metaflow import FlowSpec, step",
+        "from metaflow import FlowSpec, environment, step",
+    )
+    source = source.replace(
+        "    @step\n    def start(self):",
+        '    @environment(vars={"METAFLOW_DEBUG_SUBCOMMAND": "0"})\n'
+        "    @step\n    def start(self):",
+    )
+    flow.write_text(source)
+    create(flow, "defs.py")
+    load_module(flow_dir / "defs.py")
+    with multiprocess_run(flow_dir / "defs.py", "FidelityFlow", tmp_path / "h") as (
+        r,
+        logs,
+    ):
+        assert r.success
+        start = [c for c in commands(logs) if " step start " in c]
+        end = [c for c in commands(logs) if " step end " in c]
+        run = seen(flow_dir, r)
+    why = "the task sets METAFLOW_DEBUG_SUBCOMMAND, which Metaflow reads at import"
+    assert len(start) == 1 and start[0].endswith(f"(cold: {why})"), start
+    assert " step start " in run["cmdline"]
+    assert len(end) == 1 and "(cold:" not in end[0]
