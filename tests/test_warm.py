@@ -6,48 +6,68 @@ signals, stdio, logs and exit status. Each test runs the same flow both ways (co
 
 from __future__ import annotations
 
+import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FLOWS, copy_flow, create, load_module, read_run
+from conftest import FLOWS, copy_flow, create, read_run
 
 FAULTS = FLOWS / "faults"
 
 
-@contextmanager
-def multiprocess_run(
-    defs: Path, job_name: str, home: Path
-) -> Iterator[tuple[Any, list[str]]]:
-    """Execute the job as `dagster dev` would; yields its result and log messages."""
-    from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableJob
+# Executes a job as `dagster dev`'s run worker does: in a new process (so the fork
+# server starts with the environment of now), multiprocess executor, on an instance.
+_EXECUTE = r"""
+import json, sys
+from dagster import DagsterInstance, execute_job
+from dagster._core.definitions.reconstruct import ReconstructableJob
 
-    home.mkdir(exist_ok=True)
-    with DagsterInstance.local_temp(str(home)) as instance:
-        job = ReconstructableJob.for_file(str(defs), job_name)
+def main():
+    defs, job_name, home = sys.argv[1:4]
+    with DagsterInstance.local_temp(home) as instance:
+        job = ReconstructableJob.for_file(defs, job_name)
         with execute_job(job, instance=instance, raise_on_error=False) as result:
-            yield result, [e.user_message for e in instance.all_logs(result.run_id)]
+            failures = {}
+            for e in result.all_events:
+                if e.event_type_value == "STEP_FAILURE":
+                    failures[e.step_key] = e.event_specific_data.error.message
+            logs = [e.user_message for e in instance.all_logs(result.run_id)]
+            out = {"success": result.success, "run_id": result.run_id,
+                   "failures": failures, "logs": logs}
+    print("RESULT " + json.dumps(out))
+
+if __name__ == "__main__":
+    main()
+"""
 
 
-def commands(logs: list[str]) -> list[str]:
-    return [m for m in logs if m.startswith("Running: ")]
+def multiprocess_run(defs: Path, job_name: str, home: Path) -> dict[str, Any]:
+    """Execute the job in a new process; its success, run id, failures and logs."""
+    home.mkdir(exist_ok=True)
+    runner = home / "execute.py"
+    runner.write_text(_EXECUTE)
+    proc = subprocess.run(
+        [sys.executable, str(runner), str(defs), job_name, str(home)],
+        cwd=defs.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return dict(json.loads(lines[-1][len("RESULT ") :]))
 
 
-def failure_text(result: Any, step_key: str) -> str:
-    [event] = [
-        e
-        for e in result.all_events
-        if e.event_type_value == "STEP_FAILURE" and e.step_key == step_key
-    ]
-    return str(event.event_specific_data.error.message)
+def commands(result: dict[str, Any]) -> list[str]:
+    return [m for m in result["logs"] if m.startswith("Running: ")]
 
 
-def seen(flow_dir: Path, result: Any) -> dict[str, Any]:
-    run_id = f"dagster-{result.run_id}"
+def seen(flow_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    run_id = f"dagster-{result['run_id']}"
     run = read_run(flow_dir, f"FidelityFlow/{run_id}")
     [start] = run["steps"]["start"]
     out = dict(start["artifacts"])
@@ -65,13 +85,13 @@ def test_warm_task_matches_a_cold_one(
     create(flow, "warm_defs.py")
     create(flow, "cold_defs.py", "--no-fast-launch")
     warm_defs, cold_defs = flow_dir / "warm_defs.py", flow_dir / "cold_defs.py"
-    with multiprocess_run(warm_defs, "FidelityFlow", tmp_path / "w") as (r, logs):
-        assert r.success
-        warm = seen(flow_dir, r)
-        warm_commands = commands(logs)
-    with multiprocess_run(cold_defs, "FidelityFlow", tmp_path / "c") as (r, _):
-        assert r.success
-        cold = seen(flow_dir, r)
+    result = multiprocess_run(warm_defs, "FidelityFlow", tmp_path / "w")
+    assert result["success"]
+    warm = seen(flow_dir, result)
+    warm_commands = commands(result)
+    result = multiprocess_run(cold_defs, "FidelityFlow", tmp_path / "c")
+    assert result["success"]
+    cold = seen(flow_dir, result)
     # The warm task really forked from the op process (its command line is the fork
     # server's); the cold one is the `step` command itself.
     assert "forkserver" in warm.pop("cmdline")
@@ -107,11 +127,11 @@ def test_warm_task_exit_status_matches_a_cold_one(
     texts = {}
     for how in ("warm", "cold"):
         defs = flow_dir / f"{how}_defs.py"
-        with multiprocess_run(defs, job, tmp_path / how) as (result, logs):
-            assert not result.success
-            texts[how] = failure_text(result, step_key)
-            if how == "warm":
-                assert all("(cold:" not in c for c in commands(logs))
+        result = multiprocess_run(defs, job, tmp_path / how)
+        assert not result["success"]
+        texts[how] = result["failures"][step_key]
+        if how == "warm":
+            assert all("(cold:" not in c for c in commands(result))
     for how, text in texts.items():
         assert says in text, (how, text)
 
@@ -133,15 +153,11 @@ def test_a_task_that_sets_metaflow_config_runs_cold(
     )
     flow.write_text(source)
     create(flow, "defs.py")
-    load_module(flow_dir / "defs.py")
-    with multiprocess_run(flow_dir / "defs.py", "FidelityFlow", tmp_path / "h") as (
-        r,
-        logs,
-    ):
-        assert r.success
-        start = [c for c in commands(logs) if " step start " in c]
-        end = [c for c in commands(logs) if " step end " in c]
-        run = seen(flow_dir, r)
+    result = multiprocess_run(flow_dir / "defs.py", "FidelityFlow", tmp_path / "h")
+    assert result["success"]
+    start = [c for c in commands(result) if " step start " in c]
+    end = [c for c in commands(result) if " step end " in c]
+    run = seen(flow_dir, result)
     why = "the task sets METAFLOW_DEBUG_SUBCOMMAND, which Metaflow reads at import"
     assert len(start) == 1 and start[0].endswith(f"(cold: {why})"), start
     assert " step start " in run["cmdline"]

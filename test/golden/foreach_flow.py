@@ -669,19 +669,7 @@ def start_warm_task(
 def _run_warm_task(
     args: list[str], cwd: str, env: Mapping[str, str], cold_path: list[str]
 ) -> int:
-    # Signals as a new interpreter has them: nothing blocked, default handlers (Python
-    # itself turns SIGINT into KeyboardInterrupt and ignores SIGPIPE).
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
-            continue
-        handler = {signal.SIGINT: signal.default_int_handler}.get(sig, signal.SIG_DFL)
-        if sig == signal.SIGPIPE:
-            handler = signal.SIG_IGN
-        try:
-            signal.signal(sig, handler)
-        except (OSError, ValueError):
-            pass
+    _reset_signals()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -733,6 +721,39 @@ def _run_warm_task(
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     return code
+
+
+# What subprocess.Popen resets before exec (restore_signals), then what Python's own
+# startup ignores.
+_RESTORED_BY_POPEN = ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+_IGNORED_BY_PYTHON = ("SIGPIPE", "SIGXFSZ")
+
+
+def _reset_signals() -> None:
+    """Signal handling as `python flow.py` started by subprocess.Popen gets it.
+
+    exec keeps ignored signals ignored and the blocked mask (a fork keeps the mask
+    too), and resets handled signals to their default; Popen restores SIGPIPE and
+    SIGXFSZ first, and Python then ignores those two and handles SIGINT (unless it is
+    ignored)."""
+    restored = {getattr(signal, n) for n in _RESTORED_BY_POPEN if hasattr(signal, n)}
+    ignored = {getattr(signal, n) for n in _IGNORED_BY_PYTHON if hasattr(signal, n)}
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            inherited = signal.getsignal(sig)
+        except ValueError:
+            continue
+        kept_ignored = inherited == signal.SIG_IGN and sig not in restored
+        if sig in ignored or kept_ignored:
+            handler = signal.SIG_IGN
+        elif sig == signal.SIGINT:
+            handler = signal.default_int_handler
+        else:
+            handler = signal.SIG_DFL
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, handler)
 
 
 def _exit_code(value: object) -> int:
