@@ -179,3 +179,60 @@ def comparable(run: dict[str, Any]) -> dict[str, Any]:
 
 def artifacts(run: dict[str, Any], step: str) -> list[dict[str, Any]]:
     return [t["artifacts"] for t in run["steps"][step]]
+
+
+# Executes a job as `dagster dev`'s run worker does: in a new process, multiprocess
+# executor, on an instance of its own; prints the outcome as JSON.
+_EXECUTE = r"""
+import json, sys
+from dagster import DagsterInstance, execute_job
+from dagster._core.definitions.reconstruct import ReconstructableJob
+
+def main():
+    defs, job_name, home = sys.argv[1:4]
+    with DagsterInstance.local_temp(home) as instance:
+        job = ReconstructableJob.for_file(defs, job_name)
+        with execute_job(job, instance=instance, raise_on_error=False) as result:
+            failures = {}
+            for e in result.all_events:
+                if e.event_type_value == "STEP_FAILURE":
+                    failures[e.step_key] = e.event_specific_data.error.message
+            logs = [e.user_message for e in instance.all_logs(result.run_id)]
+            out = {"success": result.success, "run_id": result.run_id,
+                   "failures": failures, "logs": logs}
+    print("RESULT " + json.dumps(out))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def start_multiprocess_run(
+    defs: Path, job_name: str, home: Path
+) -> subprocess.Popen[str]:
+    """Start executing the job in a new process (see multiprocess_run)."""
+    home.mkdir(exist_ok=True)
+    runner = home / "execute.py"
+    runner.write_text(_EXECUTE)
+    return subprocess.Popen(
+        [sys.executable, str(runner), str(defs), job_name, str(home)],
+        cwd=defs.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def multiprocess_result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """Success, run id, failure messages by step key, and log messages of the run."""
+    out, err = proc.communicate(timeout=600)
+    lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, out[-2000:] + err[-4000:]
+    return dict(json.loads(lines[-1][len("RESULT ") :]))
+
+
+def multiprocess_run(defs: Path, job_name: str, home: Path) -> dict[str, Any]:
+    """Execute the job in a new process, as `dagster dev`'s run worker does: the
+    multiprocess executor's fork server then starts with this test's environment (in
+    a long-lived process it keeps the environment it first started with)."""
+    return multiprocess_result(start_multiprocess_run(defs, job_name, home))

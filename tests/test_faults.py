@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +23,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import FLOWS, create, load_module, read_run, run_pathspec
+from conftest import (
+    FLOWS,
+    create,
+    load_module,
+    multiprocess_result,
+    read_run,
+    run_pathspec,
+    start_multiprocess_run,
+)
 
 FAULTS = FLOWS / "faults"
 
@@ -228,60 +235,48 @@ def test_op_process_killed_mid_step(
     """SIGKILL the op process (as the OOM killer would): its step runs in a session of
     its own, so only the reaper can stop it. The step and its child must die within
     10 seconds, the step must never finish, and the Dagster run must fail."""
-    from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableJob
-
     compile_fault("sleepy_flow.py", flow_dir)
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
     monkeypatch.setenv("FAULT_SLEEP_SECONDS", "25")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    outcome: dict[str, Any] = {}
-
-    with DagsterInstance.local_temp(str(home)) as instance:
-        job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "FaultSleepyFlow")
-
-        def execute() -> None:
-            with execute_job(job, instance=instance, raise_on_error=False) as result:
-                outcome["success"] = result.success
-                outcome["run_id"] = result.run_id
-                outcome["failures"] = failure_texts(result, "op_nap")
-                outcome["ran"] = ran(result)
-
-        thread = threading.Thread(target=execute)
-        thread.start()
+    run = start_multiprocess_run(
+        flow_dir / "defs.py", "FaultSleepyFlow", tmp_path / "h"
+    )
+    try:
         deadline = time.monotonic() + 180
         while not (pid_dir / "pids").exists():
             assert time.monotonic() < deadline, "the step never started"
-            assert thread.is_alive(), "the run ended before the step started"
+            assert run.poll() is None, "the run ended before the step started"
             time.sleep(0.2)
         step_pid, child_pid = map(int, (pid_dir / "pids").read_text().split())
         op_pid = _parent_of(step_pid)
-        assert op_pid not in (os.getpid(), 1)
+        assert op_pid not in (os.getpid(), run.pid, 1)
         os.kill(op_pid, signal.SIGKILL)
         killed_at = time.monotonic()
         while not (_zombie(step_pid) and _zombie(child_pid)):
             assert time.monotonic() - killed_at < 10, "the step outlived its op"
             time.sleep(0.1)
-        thread.join(timeout=180)
-        assert not thread.is_alive()
+        outcome = multiprocess_result(run)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
 
     assert outcome["success"] is False
-    assert "op_end" not in outcome["ran"]
-    [text] = outcome["failures"]
+    assert not any(" step end " in m for m in outcome["logs"])
     # Dagster's own report: the op process is gone, so nothing of ours could add to it.
-    assert "ChildProcessCrashException" in text, text
-    run = read_run(flow_dir, f"FaultSleepyFlow/dagster-{outcome['run_id']}")
-    [nap] = run["steps"]["nap"]
+    assert "ChildProcessCrashException" in outcome["failures"]["op_nap"]
+    pathspec = f"FaultSleepyFlow/dagster-{outcome['run_id']}"
+    metaflow_run = read_run(flow_dir, pathspec)
+    [nap] = metaflow_run["steps"]["nap"]
     assert nap["successful"] is False
     assert "finished_nap" not in nap["artifacts"]
-    assert run["successful"] is False
+    assert metaflow_run["successful"] is False
     # Had the step survived, it would have finished (and saved `finished_nap`) by now.
     time.sleep(max(0.0, killed_at + 27 - time.monotonic()))
-    run = read_run(flow_dir, f"FaultSleepyFlow/dagster-{outcome['run_id']}")
-    assert "finished_nap" not in run["steps"]["nap"][0]["artifacts"]
+    metaflow_run = read_run(flow_dir, pathspec)
+    assert "finished_nap" not in metaflow_run["steps"]["nap"][0]["artifacts"]
     assert_no_survivors(marker)
 
 

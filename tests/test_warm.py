@@ -6,60 +6,14 @@ signals, stdio, logs and exit status. Each test runs the same flow both ways (co
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FLOWS, copy_flow, create, read_run
+from conftest import FLOWS, copy_flow, create, multiprocess_run, read_run
 
 FAULTS = FLOWS / "faults"
-
-
-# Executes a job as `dagster dev`'s run worker does: in a new process (so the fork
-# server starts with the environment of now), multiprocess executor, on an instance.
-_EXECUTE = r"""
-import json, sys
-from dagster import DagsterInstance, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
-
-def main():
-    defs, job_name, home = sys.argv[1:4]
-    with DagsterInstance.local_temp(home) as instance:
-        job = ReconstructableJob.for_file(defs, job_name)
-        with execute_job(job, instance=instance, raise_on_error=False) as result:
-            failures = {}
-            for e in result.all_events:
-                if e.event_type_value == "STEP_FAILURE":
-                    failures[e.step_key] = e.event_specific_data.error.message
-            logs = [e.user_message for e in instance.all_logs(result.run_id)]
-            out = {"success": result.success, "run_id": result.run_id,
-                   "failures": failures, "logs": logs}
-    print("RESULT " + json.dumps(out))
-
-if __name__ == "__main__":
-    main()
-"""
-
-
-def multiprocess_run(defs: Path, job_name: str, home: Path) -> dict[str, Any]:
-    """Execute the job in a new process; its success, run id, failures and logs."""
-    home.mkdir(exist_ok=True)
-    runner = home / "execute.py"
-    runner.write_text(_EXECUTE)
-    proc = subprocess.run(
-        [sys.executable, str(runner), str(defs), job_name, str(home)],
-        cwd=defs.parent,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return dict(json.loads(lines[-1][len("RESULT ") :]))
 
 
 def commands(result: dict[str, Any]) -> list[str]:

@@ -614,19 +614,24 @@ class WarmTask:
 _COLD_SYS_PATH: list[str] | None = None
 
 
-def _cold_sys_path() -> list[str]:
-    """sys.path of a new interpreter, without its first entry (the script's dir)."""
+def _cold_sys_path(script: str) -> list[str]:
+    """sys.path of `python <script>` started now: the script's directory first, unless
+    safe-path mode (PYTHONSAFEPATH, checked equal for warm tasks) leaves it out."""
     global _COLD_SYS_PATH
     if _COLD_SYS_PATH is None:
         out = subprocess.run(
-            [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"],
+            [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path))"],
             capture_output=True,
             text=True,
             check=True,
             stdin=subprocess.DEVNULL,
         ).stdout
         _COLD_SYS_PATH = [str(p) for p in json.loads(out)]
-    return _COLD_SYS_PATH
+    path = list(_COLD_SYS_PATH)
+    # `-c` puts "" where a script puts its directory (neither, in safe-path mode).
+    if path and path[0] == "":
+        path[0] = os.path.dirname(os.path.abspath(script))
+    return path
 
 
 def start_warm_task(
@@ -637,7 +642,7 @@ def start_warm_task(
     `keep_closed`: descriptors of this process the child must not hold (a pipe whose
     end of input tells another process that this one died).
     """
-    path = _cold_sys_path()
+    path = _cold_sys_path(args[1])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -675,7 +680,7 @@ def _run_warm_task(
     os.environ.update(env)
     script = args[1]
     sys.argv = args[1:]
-    sys.path[:] = [os.path.dirname(os.path.abspath(script)), *cold_path]
+    sys.path[:] = cold_path
     encoding = locale.getpreferredencoding(False)
     # As with PYTHONUNBUFFERED: every write reaches the pipe at once.
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=encoding)
