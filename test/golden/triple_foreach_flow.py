@@ -197,22 +197,37 @@ SENSOR_BATCH = 100
 # Datastore access (the same layer Metaflow's own runtime reads task results from)
 
 
-def datastore_root(flow: FlowInfo) -> str | None:
-    """The datastore root every task of this flow must share."""
-    if flow.datastore_root is not None or flow.datastore != "local":
-        return flow.datastore_root
-    # Metaflow looks for `.metaflow` from the working directory upwards, else creates
-    # it there; tasks run in the flow's directory, so resolve from there, once, here.
-    current = flow.flow_dir
+def nearest_local_dir(start: str) -> str | None:
+    """The `.metaflow` directory Metaflow finds from `start` upwards (real), if any.
+
+    Metaflow looks this way from its working directory for the local datastore, local
+    cards and the local config; tasks run in the flow's directory.
+    """
+    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
+
+    current = start
     while True:
-        candidate = os.path.join(current, ".metaflow")
+        candidate = os.path.join(current, DATASTORE_LOCAL_DIR)
         if os.path.isdir(candidate):
             return os.path.realpath(candidate)
         parent = os.path.dirname(current)
         if parent == current:
-            break
+            return None
         current = parent
-    candidate = os.path.join(flow.flow_dir, ".metaflow")
+
+
+def datastore_root(flow: FlowInfo) -> str | None:
+    """The datastore root every task of this flow must share."""
+    if flow.datastore_root is not None or flow.datastore != "local":
+        return flow.datastore_root
+    # Metaflow uses the nearest `.metaflow`, else creates it in its working directory;
+    # tasks run in the flow's directory, so resolve from there, once, here.
+    found = nearest_local_dir(flow.flow_dir)
+    if found is not None:
+        return found
+    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
+
+    candidate = os.path.join(flow.flow_dir, DATASTORE_LOCAL_DIR)
     os.makedirs(candidate, exist_ok=True)
     return os.path.realpath(candidate)
 
@@ -440,16 +455,9 @@ def _card_root(flow: FlowInfo) -> str | None:
         return CardDatastore.get_storage_root(flow.datastore)
     if CARD_LOCALROOT:
         return CARD_LOCALROOT
-    current = os.path.realpath(flow.flow_dir)
-    while True:
-        candidate = os.path.join(current, DATASTORE_LOCAL_DIR)
-        if os.path.isdir(candidate):
-            return os.path.join(candidate, CARD_SUFFIX)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    local_dir = os.path.realpath(os.path.join(flow.flow_dir, DATASTORE_LOCAL_DIR))
+    local_dir = nearest_local_dir(os.path.realpath(flow.flow_dir))
+    if local_dir is None:
+        local_dir = os.path.realpath(os.path.join(flow.flow_dir, DATASTORE_LOCAL_DIR))
     return os.path.join(local_dir, CARD_SUFFIX)
 
 
@@ -567,16 +575,11 @@ def warm_launch_allowed(
 
 def _local_config(start: str) -> str | None:
     """The `.metaflow/config.json` Metaflow would read from `start` (as its config)."""
-    current = start
-    while True:
-        candidate = os.path.join(current, ".metaflow")
-        if os.path.isdir(candidate):
-            path = os.path.join(os.path.realpath(candidate), "config.json")
-            return path if os.path.exists(path) else None
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    local_dir = nearest_local_dir(start)
+    if local_dir is None:
+        return None
+    path = os.path.join(local_dir, "config.json")
+    return path if os.path.exists(path) else None
 
 
 class WarmTask:
@@ -841,9 +844,6 @@ def _launch(
     if flow.owner is not None:
         # @project user branches follow whoever ran `create`, not the Dagster worker.
         env["METAFLOW_OWNER"] = flow.owner
-    warm, cold_why = warm_launch_allowed(env, flow.flow_dir, flow.warm_tasks)
-    how = "" if warm or not flow.warm_tasks else f" (cold: {cold_why})"
-    context.log.info("Running: " + shlex.join(args) + how)
     with tempfile.TemporaryDirectory(prefix="mfdagster-") as tmp:
         streams = {
             "stdout": open(os.path.join(tmp, "stdout"), "w+b"),  # noqa: SIM115
@@ -851,6 +851,10 @@ def _launch(
         }
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         env.update(_deploy_env(context, flow, tmp))
+        # Decided on the task's complete environment.
+        warm, cold_why = warm_launch_allowed(env, flow.flow_dir, flow.warm_tasks)
+        how = "" if warm or not flow.warm_tasks else f" (cold: {cold_why})"
+        context.log.info("Running: " + shlex.join(args) + how)
         limit = _limit(context, flow, log_target)
         reaper = _start_reaper(env)
         try:

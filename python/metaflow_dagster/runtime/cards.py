@@ -11,7 +11,7 @@ from dagster import MetadataValue, OpExecutionContext
 # [embedded imports: end]
 # isort: split
 # [runtime parts: begin]
-from .datastore import datastore_root
+from .datastore import datastore_root, nearest_local_dir
 from .model import FlowInfo, TaskResult
 
 # [runtime parts: end]
@@ -67,16 +67,9 @@ def _card_root(flow: FlowInfo) -> str | None:
         return CardDatastore.get_storage_root(flow.datastore)
     if CARD_LOCALROOT:
         return CARD_LOCALROOT
-    current = os.path.realpath(flow.flow_dir)
-    while True:
-        candidate = os.path.join(current, DATASTORE_LOCAL_DIR)
-        if os.path.isdir(candidate):
-            return os.path.join(candidate, CARD_SUFFIX)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    local_dir = os.path.realpath(os.path.join(flow.flow_dir, DATASTORE_LOCAL_DIR))
+    local_dir = nearest_local_dir(os.path.realpath(flow.flow_dir))
+    if local_dir is None:
+        local_dir = os.path.realpath(os.path.join(flow.flow_dir, DATASTORE_LOCAL_DIR))
     return os.path.join(local_dir, CARD_SUFFIX)
 
 

@@ -20,22 +20,37 @@ from .model import METAFLOW_MAX_ATTEMPTS, PARAMS_TASK_ID, FlowInfo, TaskResult
 # Datastore access (the same layer Metaflow's own runtime reads task results from)
 
 
-def datastore_root(flow: FlowInfo) -> str | None:
-    """The datastore root every task of this flow must share."""
-    if flow.datastore_root is not None or flow.datastore != "local":
-        return flow.datastore_root
-    # Metaflow looks for `.metaflow` from the working directory upwards, else creates
-    # it there; tasks run in the flow's directory, so resolve from there, once, here.
-    current = flow.flow_dir
+def nearest_local_dir(start: str) -> str | None:
+    """The `.metaflow` directory Metaflow finds from `start` upwards (real), if any.
+
+    Metaflow looks this way from its working directory for the local datastore, local
+    cards and the local config; tasks run in the flow's directory.
+    """
+    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
+
+    current = start
     while True:
-        candidate = os.path.join(current, ".metaflow")
+        candidate = os.path.join(current, DATASTORE_LOCAL_DIR)
         if os.path.isdir(candidate):
             return os.path.realpath(candidate)
         parent = os.path.dirname(current)
         if parent == current:
-            break
+            return None
         current = parent
-    candidate = os.path.join(flow.flow_dir, ".metaflow")
+
+
+def datastore_root(flow: FlowInfo) -> str | None:
+    """The datastore root every task of this flow must share."""
+    if flow.datastore_root is not None or flow.datastore != "local":
+        return flow.datastore_root
+    # Metaflow uses the nearest `.metaflow`, else creates it in its working directory;
+    # tasks run in the flow's directory, so resolve from there, once, here.
+    found = nearest_local_dir(flow.flow_dir)
+    if found is not None:
+        return found
+    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
+
+    candidate = os.path.join(flow.flow_dir, DATASTORE_LOCAL_DIR)
     os.makedirs(candidate, exist_ok=True)
     return os.path.realpath(candidate)
 

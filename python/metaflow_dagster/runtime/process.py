@@ -106,9 +106,6 @@ def _launch(
     if flow.owner is not None:
         # @project user branches follow whoever ran `create`, not the Dagster worker.
         env["METAFLOW_OWNER"] = flow.owner
-    warm, cold_why = warm_launch_allowed(env, flow.flow_dir, flow.warm_tasks)
-    how = "" if warm or not flow.warm_tasks else f" (cold: {cold_why})"
-    context.log.info("Running: " + shlex.join(args) + how)
     with tempfile.TemporaryDirectory(prefix="mfdagster-") as tmp:
         streams = {
             "stdout": open(os.path.join(tmp, "stdout"), "w+b"),  # noqa: SIM115
@@ -116,6 +113,10 @@ def _launch(
         }
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         env.update(_deploy_env(context, flow, tmp))
+        # Decided on the task's complete environment.
+        warm, cold_why = warm_launch_allowed(env, flow.flow_dir, flow.warm_tasks)
+        how = "" if warm or not flow.warm_tasks else f" (cold: {cold_why})"
+        context.log.info("Running: " + shlex.join(args) + how)
         limit = _limit(context, flow, log_target)
         reaper = _start_reaper(env)
         try:

@@ -35,6 +35,11 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 # [embedded imports: end]
+# isort: split
+# [runtime parts: begin]
+from .datastore import nearest_local_dir
+
+# [runtime parts: end]
 
 # Variables the task gets that Metaflow reads only while the command runs (click
 # options, or looked up at call time): a warm task may differ from this process in them.
@@ -73,16 +78,11 @@ def warm_launch_allowed(
 
 def _local_config(start: str) -> str | None:
     """The `.metaflow/config.json` Metaflow would read from `start` (as its config)."""
-    current = start
-    while True:
-        candidate = os.path.join(current, ".metaflow")
-        if os.path.isdir(candidate):
-            path = os.path.join(os.path.realpath(candidate), "config.json")
-            return path if os.path.exists(path) else None
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    local_dir = nearest_local_dir(start)
+    if local_dir is None:
+        return None
+    path = os.path.join(local_dir, "config.json")
+    return path if os.path.exists(path) else None
 
 
 class WarmTask:
