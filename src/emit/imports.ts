@@ -14,8 +14,39 @@ function section(module: string): number {
   return STDLIB_MODULES.has(root) ? 1 : 2;
 }
 
-// Natural, case-insensitive comparison (`op2` before `op10`), as ruff's isort sorts.
-const natural = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+// Natural, case-insensitive comparison (`op2` before `op10`), as ruff's isort sorts
+// (the `natord` crate): runs of digits compare as numbers, other characters by code
+// point, so `context.system` sorts before `context_creation` ('.' < '_').
+const isDigit = (c: string): boolean => c >= "0" && c <= "9";
+const natural = {
+  compare(a: string, b: string): number {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    let i = 0;
+    let j = 0;
+    while (i < x.length && j < y.length) {
+      if (isDigit(x[i] ?? "") && isDigit(y[j] ?? "")) {
+        let ei = i;
+        let ej = j;
+        while (ei < x.length && isDigit(x[ei] ?? "")) ei++;
+        while (ej < y.length && isDigit(y[ej] ?? "")) ej++;
+        const nx = x.slice(i, ei).replace(/^0+(?=.)/, "");
+        const ny = y.slice(j, ej).replace(/^0+(?=.)/, "");
+        if (nx.length !== ny.length) return nx.length - ny.length;
+        if (nx !== ny) return nx < ny ? -1 : 1;
+        i = ei;
+        j = ej;
+        continue;
+      }
+      const cx = x.charCodeAt(i);
+      const cy = y.charCodeAt(j);
+      if (cx !== cy) return cx - cy;
+      i++;
+      j++;
+    }
+    return x.length - i - (y.length - j);
+  },
+};
 
 // ruff's order-by-type: CONSTANTS, then Classes, then everything else; within a type,
 // natural case-insensitive order, then case-sensitive as a tie-break.
