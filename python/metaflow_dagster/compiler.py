@@ -6,6 +6,7 @@ Node by hand. The compiler is one ES module shipped as package data.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -51,29 +52,79 @@ def node_executable() -> str:
     return os.path.join(folder, "node.exe" if os.name == "nt" else "bin/node")
 
 
+# A compiler started early (prestart), waiting for its input.
+_PRESTARTED: subprocess.Popen[bytes] | None = None
+
+
+def _command() -> list[str]:
+    return [node_executable(), BUNDLE, "compile", "--runtime", RUNTIME]
+
+
+def wants_compiler(argv: list[str]) -> bool:
+    """Whether this command line is `... dagster ... create ...` (not --ir-only or
+    --help)."""
+    if "dagster" not in argv[1:]:
+        return False
+    rest = argv[argv.index("dagster", 1) + 1 :]
+    return "create" in rest and not {"--ir-only", "--help"} & set(rest)
+
+
+def prestart() -> None:
+    """Start Node and load the compiler now, while Metaflow is still importing and
+    checking the flow; compile_ir then only hands it the IR. Node's start and the
+    bundle's load (most of a compile's time) overlap Metaflow's own start."""
+    global _PRESTARTED
+    if _PRESTARTED is not None or not os.path.exists(BUNDLE):
+        return
+    try:
+        _PRESTARTED = subprocess.Popen(
+            _command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError:
+        return  # compile_ir starts it again, and reports the error
+    atexit.register(_discard_prestarted)
+
+
+def _discard_prestarted() -> None:
+    """Never used (create failed first): stop it quietly."""
+    global _PRESTARTED
+    proc, _PRESTARTED = _PRESTARTED, None
+    if proc is not None:
+        proc.kill()
+        proc.communicate()
+
+
 def compile_ir(ir: dict[str, Any]) -> str:
     """Compile an IR document; raise CompilerFailed with every reason it was refused."""
+    global _PRESTARTED
     if not os.path.exists(BUNDLE):
         raise RuntimeError(
             f"The compiler bundle {BUNDLE} is missing: build it with `npm run build`."
         )
-    proc = subprocess.run(
-        [node_executable(), BUNDLE, "compile", "--runtime", RUNTIME],
-        input=json.dumps(ir).encode("utf-8"),
-        capture_output=True,
-        check=False,
-    )
+    payload = json.dumps(ir).encode("utf-8")
+    proc, _PRESTARTED = _PRESTARTED, None
+    if proc is not None:
+        stdout, stderr = proc.communicate(payload)
+        code = proc.returncode
+    else:
+        done = subprocess.run(
+            _command(), input=payload, capture_output=True, check=False
+        )
+        stdout, stderr, code = done.stdout, done.stderr, done.returncode
     flow = str(ir.get("flow", {}).get("name", "?"))
     try:
         # A compiler that exits non-zero crashed, whatever it printed before.
-        if proc.returncode != 0:
-            raise ValueError(proc.returncode)
-        reply = json.loads(proc.stdout.decode("utf-8"))
+        if code != 0:
+            raise ValueError(code)
+        reply = json.loads(stdout.decode("utf-8"))
     except ValueError:
-        stderr = proc.stderr.decode("utf-8", errors="replace").strip()
+        text = stderr.decode("utf-8", errors="replace").strip()
         raise CompilerFailed(
             flow,
-            [CompileError(f"the compiler crashed (exit {proc.returncode}): {stderr}")],
+            [CompileError(f"the compiler crashed (exit {code}): {text}")],
         ) from None
     if not reply.get("ok"):
         errors = [
