@@ -10,6 +10,9 @@ Modes:
                                      dagster.execute_job(ReconstructableJob.for_file(...),
                                      instance=DagsterInstance.local_temp(...)) with the
                                      multiprocess executor, max_concurrent=WORKERS
+  job DEFS JOB                       the same, with the executor the job was generated
+                                     with and no run config (ours: `create` configures
+                                     the executor, `--executor`, `--max-workers`)
   verify FLOW_NAME EXPECTED_TASKS    read the (only) run back with the Metaflow client
 """
 
@@ -56,12 +59,6 @@ def run_inprocess(defs_path: str, job_name: str) -> None:
 def run_multiprocess(
     defs_path: str, job_name: str, workers: int, start_method: str | None
 ) -> None:
-    import dagster
-    from dagster import DagsterInstance
-    from dagster._core.definitions.reconstruct import ReconstructableJob
-
-    t0 = time.perf_counter()
-    recon = ReconstructableJob.for_file(os.path.abspath(defs_path), job_name)
     multiprocess: dict[str, Any] = {"max_concurrent": workers}
     if start_method == "forkserver":
         # Preload dagster in the fork server: every op process forks from a warm parent.
@@ -71,6 +68,16 @@ def run_multiprocess(
     elif start_method:
         multiprocess["start_method"] = {start_method: {}}
     run_config = {"execution": {"config": {"multiprocess": multiprocess}}}
+    run_job(defs_path, job_name, run_config)
+
+
+def run_job(defs_path: str, job_name: str, run_config: dict[str, Any]) -> None:
+    t0 = time.perf_counter()
+    import dagster
+    from dagster import DagsterInstance
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    recon = ReconstructableJob.for_file(os.path.abspath(defs_path), job_name)
     instance_dir = os.path.abspath("dagster_instance")
     os.makedirs(instance_dir, exist_ok=True)
     with DagsterInstance.local_temp(tempdir=instance_dir) as instance:
@@ -84,12 +91,19 @@ def run_multiprocess(
             for e in result.all_events
             if e.event_type_value == "STEP_FAILURE"
         ]
+        # The run's own duration, as Dagster records it (RUN_START to RUN_SUCCESS):
+        # without this process's start, Dagster's import, and the new instance.
+        record = instance.get_run_record_by_id(result.run_id)
+        run_s = None
+        if record is not None and record.start_time and record.end_time:
+            run_s = record.end_time - record.start_time
         emit(
             {
                 "success": bool(result.success),
                 "dagster_run_id": result.run_id,
                 "load_s": t1 - t0,
                 "execute_s": t2 - t1,
+                "run_s": run_s,
                 "step_failures": failures[:5],
             }
         )
@@ -145,6 +159,8 @@ def main(argv: list[str]) -> None:
         run_multiprocess(
             argv[1], argv[2], int(argv[3]), argv[4] if len(argv) > 4 else None
         )
+    elif mode == "job":
+        run_job(argv[1], argv[2], {})
     elif mode == "verify":
         verify(argv[1], int(argv[2]))
     else:

@@ -17,16 +17,16 @@ COLORS = {
     "pub-inproc": "#9ecae1",
     "pub-mp": "#3182bd",
     "pub-mp-forkserver": "#08519c",
+    "ours": "#a63603",
     "ours-inproc": "#fdae6b",
     "ours-mp": "#e6550d",
-    "ours-mp-forkserver": "#a63603",
     "ours-mp-spawn": "#fd8d3c",
 }
 # Which published runner each of ours is compared with (as bench.PAIRS).
 PAIRS = {
+    "ours": "pub-mp",
     "ours-inproc": "pub-inproc",
     "ours-mp": "pub-mp",
-    "ours-mp-forkserver": "pub-mp-forkserver",
     "ours-mp-spawn": "pub-mp",
 }
 

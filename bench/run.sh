@@ -12,8 +12,8 @@
 #   --reps N              repetitions (default 3)
 #   --flows a,b           subset of: linear10 branch8 switchloop20 foreach100 nested10x10
 #                         foreach1000
-#   --runners a,b         subset of: native pub-inproc pub-mp ours-inproc ours-mp, plus the
-#                         optional ours-mp-forkserver pub-mp-forkserver
+#   --runners a,b         subset of: native pub-inproc pub-mp ours ours-inproc ours-mp, plus
+#                         the optional ours-mp-spawn pub-mp-forkserver
 #   --workers N           native --max-workers and Dagster max_concurrent (default 2 x cores)
 #   --timeout S           per-run limit in seconds (default 1800); a run past it is a failure
 #   --no-bytecode-cache   let every process compile metaflow/dagster from source
