@@ -46,10 +46,16 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
+# `create` options of a fixture, where it shows more than the defaults: one golden is
+# generated for Dagster's multiprocess executor (the others use the thread executor).
+EXTRA_OPTIONS = {"nested_foreach_flow": ("--executor", "multiprocess")}
+
+
 def introspect(flow: Path) -> dict[str, Any]:
     """The normalised IR of one example flow, from a fresh Metaflow process."""
     stem = flow.stem
     output = f"{stem}_dagster.py"
+    options = list(EXTRA_OPTIONS.get(stem, ()))
     with tempfile.TemporaryDirectory(prefix=f"irfix-{stem}-") as tmp:
         folder = Path(tmp) / "flow"
         home = Path(tmp) / "home"
@@ -57,7 +63,8 @@ def introspect(flow: Path) -> dict[str, Any]:
         home.mkdir()
         shutil.copy(flow, folder / flow.name)
         proc = subprocess.run(
-            [sys.executable, flow.name, "dagster", "create", output, "--ir-only"],
+            [sys.executable, flow.name, "dagster", "create", output, "--ir-only"]
+            + options,
             cwd=folder,
             env=_env(home),
             capture_output=True,
@@ -71,7 +78,14 @@ def introspect(flow: Path) -> dict[str, Any]:
             )
         ir: dict[str, Any] = json.loads((folder / output).read_text(encoding="utf-8"))
     ir["deploy"]["outputFile"] = output
-    ir["deploy"]["regenerate"] = ["python", flow.name, "dagster", "create", output]
+    ir["deploy"]["regenerate"] = [
+        "python",
+        flow.name,
+        "dagster",
+        "create",
+        output,
+        *options,
+    ]
     return ir
 
 

@@ -476,16 +476,23 @@ describe("emitted job", () => {
         '    name="nightly_v2",',
         '    description="Nightly.",',
         '    tags={"metaflow/flow": "MyFlow"},',
+        "    executor_def=thread_executor(FLOW, max_concurrent=16),",
+        ")",
+        "def MyFlow() -> None:",
+      ].join("\n"),
+    );
+    // `--executor multiprocess`: op processes fork from a server that preloads modules.
+    const mp = linearIR([], { name: "MyFlow", deploy: { executor: { kind: "multiprocess", maxWorkers: 4, fastLaunch: true } } });
+    expect(lines(compile(mp, RUNTIME)).join("\n")).toContain(
+      [
         "    executor_def=multiprocess_executor.configured(",
         "        {",
-        '            "max_concurrent": 16,',
+        '            "max_concurrent": 4,',
         '            "start_method": {',
         '                "forkserver": {"preload_modules": list(FORKSERVER_PRELOAD)},',
         "            },",
         "        },",
         "    ),",
-        ")",
-        "def MyFlow() -> None:",
       ].join("\n"),
     );
     expect(out.endsWith("defs = Definitions(jobs=[MyFlow])\n")).toBe(true);

@@ -198,8 +198,23 @@ def main():
                 if e.event_type_value == "STEP_FAILURE":
                     failures[e.step_key] = e.event_specific_data.error.message
             logs = [e.user_message for e in instance.all_logs(result.run_id)]
+            # Each step's compute logs (stdout, stderr), as the UI shows them.
+            step_logs = {}
+            manager = instance.compute_log_manager
+            for e in result.all_events:
+                if e.event_type_value != "LOGS_CAPTURED":
+                    continue
+                data = e.event_specific_data
+                key = manager.build_log_key_for_run(result.run_id, data.file_key)
+                log = manager.get_log_data(key)
+                texts = {
+                    "stdout": (log.stdout or b"").decode(),
+                    "stderr": (log.stderr or b"").decode(),
+                }
+                for key in data.step_keys or []:
+                    step_logs[key] = texts
             out = {"success": result.success, "run_id": result.run_id,
-                   "failures": failures, "logs": logs}
+                   "failures": failures, "logs": logs, "step_logs": step_logs}
     print("RESULT " + json.dumps(out))
 
 if __name__ == "__main__":
@@ -236,3 +251,9 @@ def multiprocess_run(defs: Path, job_name: str, home: Path) -> dict[str, Any]:
     multiprocess executor's fork server then starts with this test's environment (in
     a long-lived process it keeps the environment it first started with)."""
     return multiprocess_result(start_multiprocess_run(defs, job_name, home))
+
+
+def is_launcher(cmdline: bytes) -> bool:
+    """Whether a /proc cmdline is a warm-task launcher's (runtime/launcher.py): a helper
+    of the process that ran the job, started with a task's environment, not a task."""
+    return b"_launcher_main(" in cmdline

@@ -15,6 +15,7 @@ from conftest import (
     compile_flow,
     copy_flow,
     create,
+    is_launcher,
     load_module,
     read_run,
     run_cli,
@@ -185,7 +186,9 @@ def test_timeout_kills_steps_that_block_signals_then_retry_succeeds(
     survivors = [
         (pid, cmdline)
         for pid, (pgrp, cmdline, environ) in _processes().items()
-        if pid != me and (pgrp in groups or marker.encode() in environ)
+        if pid != me
+        and (pgrp in groups or marker.encode() in environ)
+        and not is_launcher(cmdline)
     ]
     assert survivors == []
 

@@ -26,6 +26,7 @@ import pytest
 from conftest import (
     FLOWS,
     create,
+    is_launcher,
     load_module,
     multiprocess_result,
     read_run,
@@ -103,6 +104,9 @@ def survivors(marker: str) -> list[tuple[int, str]]:
         if b"multiprocessing.forkserver" in cmdline:
             continue
         if b"multiprocessing.resource_tracker" in cmdline:
+            continue
+        # Started with a step's environment to fork tasks; it leaves when its job does.
+        if is_launcher(cmdline):
             continue
         if state != "Z" and needle in environ.split(b"\0"):
             found.append((int(entry), cmdline.replace(b"\0", b" ").decode()[:200]))
@@ -232,10 +236,11 @@ def _parent_of(pid: int) -> int:
 def test_op_process_killed_mid_step(
     flow_dir: Path, marker: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """SIGKILL the op process (as the OOM killer would): its step runs in a session of
-    its own, so only the reaper can stop it. The step and its child must die within
-    10 seconds, the step must never finish, and the Dagster run must fail."""
-    compile_fault("sleepy_flow.py", flow_dir)
+    """SIGKILL the op process (as the OOM killer would) under the multiprocess
+    executor: its step runs in a session of its own, so only the reaper can stop it.
+    The step and its child must die within 10 seconds, the step must never finish,
+    and the Dagster run must fail."""
+    compile_fault("sleepy_flow.py", flow_dir, "--executor", "multiprocess")
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
@@ -244,19 +249,12 @@ def test_op_process_killed_mid_step(
         flow_dir / "defs.py", "FaultSleepyFlow", tmp_path / "h"
     )
     try:
-        deadline = time.monotonic() + 180
-        while not (pid_dir / "pids").exists():
-            assert time.monotonic() < deadline, "the step never started"
-            assert run.poll() is None, "the run ended before the step started"
-            time.sleep(0.2)
-        step_pid, child_pid = map(int, (pid_dir / "pids").read_text().split())
+        step_pid, child_pid = _step_pids(pid_dir, run)
         op_pid = _parent_of(step_pid)
         assert op_pid not in (os.getpid(), run.pid, 1)
         os.kill(op_pid, signal.SIGKILL)
         killed_at = time.monotonic()
-        while not (_zombie(step_pid) and _zombie(child_pid)):
-            assert time.monotonic() - killed_at < 10, "the step outlived its op"
-            time.sleep(0.1)
+        _assert_dies_within(10, step_pid, child_pid, killed_at)
         outcome = multiprocess_result(run)
     finally:
         if run.poll() is None:
@@ -268,6 +266,71 @@ def test_op_process_killed_mid_step(
     # Dagster's own report: the op process is gone, so nothing of ours could add to it.
     assert "ChildProcessCrashException" in outcome["failures"]["op_nap"]
     pathspec = f"FaultSleepyFlow/dagster-{outcome['run_id']}"
+    _assert_never_finished(flow_dir, pathspec, killed_at)
+    assert_no_survivors(marker)
+
+
+def test_run_process_killed_mid_step(
+    flow_dir: Path, marker: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The thread executor (the default): SIGKILL the run's process, whose threads are
+    the ops. The step (forked by a launcher, in a session of its own) and its child
+    must die within 10 seconds and never finish; the launcher leaves too."""
+    compile_fault("sleepy_flow.py", flow_dir)
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
+    monkeypatch.setenv("FAULT_SLEEP_SECONDS", "25")
+    run = start_multiprocess_run(
+        flow_dir / "defs.py", "FaultSleepyFlow", tmp_path / "h"
+    )
+    try:
+        step_pid, child_pid, run_id = _step_record(pid_dir, run)
+        launcher_pid = _parent_of(step_pid)
+        assert is_launcher(Path(f"/proc/{launcher_pid}/cmdline").read_bytes())
+        assert _parent_of(launcher_pid) == run.pid
+        run.kill()
+        run.wait()
+        killed_at = time.monotonic()
+        _assert_dies_within(10, step_pid, child_pid, killed_at)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    _assert_never_finished(flow_dir, f"FaultSleepyFlow/{run_id}", killed_at)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{launcher_pid}").exists() and not _zombie(launcher_pid):
+        assert time.monotonic() < deadline, "the launcher outlived its job"
+        time.sleep(0.1)
+    assert_no_survivors(marker)
+
+
+def _step_pids(pid_dir: Path, run: subprocess.Popen[str]) -> tuple[int, int]:
+    """The nap step's pid and its child's, once the step has started."""
+    step_pid, child_pid, _ = _step_record(pid_dir, run)
+    return step_pid, child_pid
+
+
+def _step_record(pid_dir: Path, run: subprocess.Popen[str]) -> tuple[int, int, str]:
+    """The nap step's pid, its child's and its Metaflow run id, once it started."""
+    deadline = time.monotonic() + 180
+    while not (pid_dir / "pids").exists():
+        assert time.monotonic() < deadline, "the step never started"
+        assert run.poll() is None, "the run ended before the step started"
+        time.sleep(0.2)
+    step_pid, child_pid, run_id = (pid_dir / "pids").read_text().split()
+    return int(step_pid), int(child_pid), run_id
+
+
+def _assert_dies_within(
+    seconds: float, step_pid: int, child_pid: int, killed_at: float
+) -> None:
+    while not (_zombie(step_pid) and _zombie(child_pid)):
+        assert time.monotonic() - killed_at < seconds, "the step outlived its op"
+        time.sleep(0.1)
+
+
+def _assert_never_finished(flow_dir: Path, pathspec: str, killed_at: float) -> None:
     metaflow_run = read_run(flow_dir, pathspec)
     [nap] = metaflow_run["steps"]["nap"]
     assert nap["successful"] is False
@@ -277,7 +340,6 @@ def test_op_process_killed_mid_step(
     time.sleep(max(0.0, killed_at + 27 - time.monotonic()))
     metaflow_run = read_run(flow_dir, pathspec)
     assert "finished_nap" not in metaflow_run["steps"]["nap"][0]["artifacts"]
-    assert_no_survivors(marker)
 
 
 # ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import artifacts, compile_flow, read_run, run_pathspec
 from dagster import DagsterInstance, execute_job
 from dagster._core.definitions.reconstruct import ReconstructableJob
@@ -42,11 +43,12 @@ def test_foreach_in_branch(flow_dir: Path) -> None:
     assert len(run["steps"]["measure"]) == 3
 
 
-def test_foreach_multiprocess_parallel_in_split_order(
-    flow_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("executor", ["threads", "multiprocess"])
+def test_foreach_parallel_in_split_order(
+    executor: str, flow_dir: Path, tmp_path: Path
 ) -> None:
-    """Each split is its own Dagster step under the multiprocess executor."""
-    compile_flow("foreach_flow.py", flow_dir)
+    """Each split is its own Dagster step, run in parallel, under either executor."""
+    compile_flow("foreach_flow.py", flow_dir, "--executor", executor)
     instance_dir = tmp_path / "dagster_home"
     instance_dir.mkdir()
     with DagsterInstance.local_temp(str(instance_dir)) as instance:

@@ -491,6 +491,8 @@ def test_trigger_explains_what_is_missing(flow_dir: Path) -> None:
 
 
 CLASH_FLOW = """
+import time
+
 from metaflow import FlowSpec, Parameter, step
 
 
@@ -500,6 +502,7 @@ class ClashFlow(FlowSpec):
 
     @step
     def start(self):
+        time.sleep(60)  # long enough to be stopped while it runs
         self.next(self.end)
 
     @step

@@ -80,8 +80,17 @@ def dagster(obj: Any) -> None:
     "--fast-launch/--no-fast-launch",
     default=True,
     show_default=True,
-    help="Start op processes from a forkserver that has Dagster and Metaflow imported "
-    "(each Metaflow task still runs in a fresh `metaflow step` process).",
+    help="Start each Metaflow task from a process that has Metaflow imported (forked, "
+    "then set up as `python flow.py step ...` would be) instead of a new interpreter.",
+)
+@click.option(
+    "--executor",
+    "executor_kind",
+    type=click.Choice(["threads", "multiprocess"]),
+    default=None,
+    help="How a run executes its ops: as threads of the run's process (the default "
+    "with fast launch), or as processes of Dagster's multiprocess executor (the "
+    "default with --no-fast-launch).",
 )
 @click.option(
     "--ir-only",
@@ -106,6 +115,7 @@ def create(
     workflow_timeout: int | None,
     max_workers: int,
     fast_launch: bool,
+    executor_kind: str | None,
     ir_only: bool,
     deployer_attribute_file: str | None = None,
 ) -> None:
@@ -125,7 +135,11 @@ def create(
         datastore_root=root_ctx.params.get("datastore_root"),
         workflow_timeout=workflow_timeout,
     )
-    ir["deploy"]["executor"] = {"maxWorkers": max_workers, "fastLaunch": fast_launch}
+    ir["deploy"]["executor"] = {
+        "kind": executor_kind or ("threads" if fast_launch else "multiprocess"),
+        "maxWorkers": max_workers,
+        "fastLaunch": fast_launch,
+    }
     if ir_only:
         write_atomically(output, json.dumps(ir, indent=2, sort_keys=True) + "\n")
         return

@@ -6,7 +6,7 @@ Two ways to launch a run:
   GraphQL API: `launchRun`, then `runOrError` / `terminateRun`. The run is queued and
   executed by the webserver's instance, exactly like a run launched from the UI.
 * when no webserver answers, in a detached background process of this machine that
-  executes the run with Dagster's multiprocess executor in the instance of
+  executes the run with the job's executor in the instance of
   `$DAGSTER_HOME` (`python -m metaflow_dagster.launch ...`, see `_execute`). The
   Dagster run id is chosen here, before the process starts, so the Metaflow run id
   (`dagster-<Dagster run id>`, as the generated ops derive it) is known up front.

@@ -166,10 +166,16 @@ export const flowIRSchema = z.object({
     // The user who ran `create` (METAFLOW_OWNER for every task; user branches follow it).
     owner: z.string().nullable(),
     description: z.string().nullable(),
-    // How runs execute under the multiprocess executor (`--max-workers`, `--fast-launch`).
+    // How runs execute: ops as threads of the run's process or as processes of the
+    // multiprocess executor (`--executor`), how many at once (`--max-workers`), and
+    // whether tasks start warm (`--fast-launch`).
     executor: z
-      .object({ maxWorkers: z.number().int().positive(), fastLaunch: z.boolean() })
-      .default({ maxWorkers: 16, fastLaunch: true }),
+      .object({
+        kind: z.enum(["threads", "multiprocess"]).default("threads"),
+        maxWorkers: z.number().int().positive(),
+        fastLaunch: z.boolean(),
+      })
+      .default({ kind: "threads", maxWorkers: 16, fastLaunch: true }),
     // `--workflow-timeout`: seconds a run may take, from the Dagster run's start.
     workflowTimeout: z.number().int().positive().nullable().default(null),
     // @project as Metaflow resolved it for this deployment (with --branch/--production).

@@ -166,7 +166,7 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       namespace: null,
       owner: "tester",
       description: null,
-      executor: { maxWorkers: 16, fastLaunch: true },
+      executor: { kind: "threads", maxWorkers: 16, fastLaunch: true },
       workflowTimeout: null,
       project: null,
       configs: {},

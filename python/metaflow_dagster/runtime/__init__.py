@@ -10,4 +10,16 @@ the functions that need it.
 """
 
 # Read by the compiler (src/emit/runtime.ts): the order the modules are embedded in.
-PARTS = ("model", "datastore", "cards", "warm", "process", "tasks", "ops", "automation")
+PARTS = (
+    "model",
+    "datastore",
+    "cards",
+    "warm",
+    "launcher",
+    "running",
+    "process",
+    "executor",
+    "tasks",
+    "ops",
+    "automation",
+)

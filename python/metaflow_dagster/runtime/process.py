@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from collections import deque
@@ -17,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from dagster import Failure, OpExecutionContext
+from dagster import DagsterExecutionInterruptedError, Failure, OpExecutionContext
 
 # [embedded imports: end]
 # isort: split
 # [runtime parts: begin]
 from .datastore import _save_logs, _save_logs_quietly
+from .launcher import LaunchedTask, LauncherError, launch_warm, start_launcher
 from .model import (
     KILL_GRACE_SECONDS,
     PUMP_DRAIN_SECONDS,
@@ -31,7 +31,15 @@ from .model import (
     TRIGGER_TAG,
     FlowInfo,
 )
-from .warm import WarmTask, start_warm_task, warm_launch_allowed
+from .running import (
+    arm_reaper,
+    disarm_reaper,
+    echo_streams,
+    run_cancelled,
+    start_reaper,
+    tracked,
+)
+from .warm import WarmTask, op_can_fork, start_warm_task
 
 # [runtime parts: end]
 
@@ -82,16 +90,10 @@ class Exited:
         return head + (f"; its stderr ended with:\n{tail}" if tail else "")
 
 
-def _launch(
-    context: OpExecutionContext,
-    flow: FlowInfo,
-    args: list[str],
-    run_id: str,
-    *,
-    extra_env: Mapping[str, str] | None = None,
-    log_target: tuple[str, int] | None = None,
-) -> Exited:
-    """Run a Metaflow command in its own session; stream and persist its output."""
+def task_env(
+    flow: FlowInfo, run_id: str, extra_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a Metaflow command of this flow (before _deploy_env)."""
     env = dict(os.environ)
     env.update(extra_env or {})
     env["PYTHONUNBUFFERED"] = "x"
@@ -106,6 +108,31 @@ def _launch(
     if flow.owner is not None:
         # @project user branches follow whoever ran `create`, not the Dagster worker.
         env["METAFLOW_OWNER"] = flow.owner
+    return env
+
+
+def prestart_launcher(flow: FlowInfo) -> None:
+    """Start the launcher for the flow's tasks (those without @environment variables
+    of their own) now, so that the first task does not wait for it to import Metaflow.
+    For ops that run in this process (threads), not in a fork server's children."""
+    if flow.warm_tasks:
+        with contextlib.suppress(Exception):  # the first task tries again, and says why
+            start_launcher(task_env(flow, ""), flow.flow_dir)
+
+
+def _launch(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    args: list[str],
+    run_id: str,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    log_target: tuple[str, int] | None = None,
+) -> Exited:
+    """Run a Metaflow command in its own session; stream and persist its output."""
+    env = task_env(flow, run_id, extra_env)
+    if run_cancelled(context.run_id):
+        raise DagsterExecutionInterruptedError(f"{context.run_id} was terminated")
     with tempfile.TemporaryDirectory(prefix="mfdagster-") as tmp:
         streams = {
             "stdout": open(os.path.join(tmp, "stdout"), "w+b"),  # noqa: SIM115
@@ -113,37 +140,26 @@ def _launch(
         }
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         env.update(_deploy_env(context, flow, tmp))
-        # Decided on the task's complete environment.
-        warm, cold_why = warm_launch_allowed(env, flow.flow_dir, flow.warm_tasks)
-        how = "" if warm or not flow.warm_tasks else f" (cold: {cold_why})"
-        context.log.info("Running: " + shlex.join(args) + how)
+        context.log.info("Running: " + shlex.join(args))
         limit = _limit(context, flow, log_target)
-        reaper = _start_reaper(env)
+        reaper = start_reaper(env)
         try:
-            proc: subprocess.Popen[bytes] | WarmTask
-            if warm:
-                assert reaper.stdin is not None
-                proc = start_warm_task(
-                    args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
-                )
-            else:
-                proc = subprocess.Popen(
-                    args,
-                    cwd=flow.flow_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                )
-            _arm_reaper(reaper, proc.pid)
+            proc = _start(context, flow, args, env, reaper)
+            arm_reaper(reaper, proc.pid)
+            echo_out, echo_err = echo_streams()
             pumps = [
-                _pump(proc.stdout, sys.stdout, streams["stdout"], None),
-                _pump(proc.stderr, sys.stderr, streams["stderr"], tail),
+                _pump(proc.stdout, echo_out, streams["stdout"], None),
+                _pump(proc.stderr, echo_err, streams["stderr"], tail),
             ]
             stopped = None
             try:
-                code = _wait(proc, None if limit is None else limit.at)
+                with tracked(context.run_id, proc.pid):
+                    code = _wait(proc, None if limit is None else limit.at)
+                if run_cancelled(context.run_id):
+                    _kill_group(proc)
+                    raise DagsterExecutionInterruptedError(
+                        f"{context.run_id} was terminated"
+                    )
             except subprocess.TimeoutExpired:
                 code, stopped = proc.returncode, limit
             except BaseException:
@@ -174,59 +190,9 @@ def _launch(
                 raise Failure(description=exited.reason())
             return exited
         finally:
-            _disarm_reaper(reaper)
+            disarm_reaper(reaper)
             for stream in streams.values():
                 stream.close()
-
-
-# The reaper: a small process, in a session of its own, that kills a step's process
-# group if the op process dies first (SIGKILL, the OOM killer) and so cannot. The op
-# writes the group id to the reaper's stdin, and "done" once the group needs no reaper;
-# end of input without "done" means the op died. Standard library only (-I -S: fast).
-_REAPER_SOURCE = textwrap.dedent(
-    """
-    import os, signal, sys, time
-    group = sys.stdin.buffer.readline().strip()
-    if group.isdigit() and not sys.stdin.buffer.read().startswith(b"done"):
-        try:
-            os.killpg(int(group), signal.SIGTERM)
-            deadline = time.monotonic() + float(sys.argv[1])
-            while time.monotonic() < deadline:
-                os.killpg(int(group), 0)
-                time.sleep(0.1)
-            os.killpg(int(group), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    """
-)
-
-
-def _start_reaper(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    # Started before the step, so no moment exists where the step runs unguarded.
-    return subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _REAPER_SOURCE, str(KILL_GRACE_SECONDS)],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _arm_reaper(reaper: subprocess.Popen[bytes], group: int) -> None:
-    assert reaper.stdin is not None
-    reaper.stdin.write(f"{group}\n".encode())
-    reaper.stdin.flush()
-
-
-def _disarm_reaper(reaper: subprocess.Popen[bytes]) -> None:
-    """The op is alive and done with the step's group: let the reaper go."""
-    assert reaper.stdin is not None
-    with contextlib.suppress(BrokenPipeError):
-        reaper.stdin.write(b"done")
-    with contextlib.suppress(BrokenPipeError):
-        reaper.stdin.close()
-    reaper.wait()
 
 
 def _has_metaflow_user(env: Mapping[str, str]) -> bool:
@@ -271,9 +237,40 @@ def _mflog_line(raw: bytes) -> bytes:
     return decorate(RUNTIME_LOG_SOURCE, raw)
 
 
-def _wait(
-    proc: "subprocess.Popen[bytes] | WarmTask", until: float | None = None
-) -> int:
+_Task = subprocess.Popen[bytes] | WarmTask | LaunchedTask
+
+
+def _start(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    args: list[str],
+    env: Mapping[str, str],
+    reaper: subprocess.Popen[bytes],
+) -> _Task:
+    """Start the command in a session of its own: warm (fast launch) or cold."""
+    if flow.warm_tasks:
+        # Decided on the task's complete environment.
+        if op_can_fork(env, flow.flow_dir):
+            assert reaper.stdin is not None
+            return start_warm_task(
+                args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
+            )
+        try:
+            return launch_warm(args, flow.flow_dir, env)
+        except LauncherError as exc:
+            context.log.warning(f"Starting the task cold: the launcher failed ({exc})")
+    return subprocess.Popen(
+        args,
+        cwd=flow.flow_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _wait(proc: _Task, until: float | None = None) -> int:
     """Wait for the step; if the op is interrupted, kill the step's process group.
 
     At `until` (a time.monotonic() value) the whole group is killed as well, then
@@ -288,7 +285,7 @@ def _wait(
         raise
 
 
-def _kill_group(proc: subprocess.Popen[bytes] | WarmTask) -> None:
+def _kill_group(proc: _Task) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:

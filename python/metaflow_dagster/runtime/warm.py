@@ -11,10 +11,11 @@ the pipes, its own atexit handlers, and its exit status. Seen from outside it di
 
 Metaflow reads parts of its configuration when it is imported: `METAFLOW_*` variables,
 the profile under $HOME/$METAFLOW_HOME, and the `.metaflow/config.json` found from the
-working directory. So a task runs warm only where the import saw what a cold task would
-see: in a fork server's child (whose environment is the one Metaflow was imported with),
-when the task adds no variable Metaflow reads at import, and when the flow's directory
-finds the same local config as the server's. Everything else runs cold.
+working directory. So a task forks from its op only where the import saw what a cold
+task would see: in a fork server's child (whose environment is the one Metaflow was
+imported with), when the task adds no variable Metaflow reads at import, and when the
+flow's directory finds the same local config as the server's. Every other warm task
+goes to a launcher started with the task's own environment (launcher.py).
 """
 
 # [embedded imports: begin]
@@ -57,23 +58,21 @@ WARM_CALL_TIME_VARIABLES = frozenset(
 WARM_IMPORT_VARIABLES = ("HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH")
 
 
-def warm_launch_allowed(
-    env: Mapping[str, str], cwd: str, enabled: bool
-) -> tuple[bool, str]:
-    """Whether a task with this environment may run warm here, and if not, why."""
-    if not enabled:
-        return False, "fast launch is off"
+def op_can_fork(env: Mapping[str, str], cwd: str) -> bool:
+    """Whether a task with this environment may fork from this (op) process.
+
+    Only a fork server's child qualifies (its environment is the one Metaflow was
+    imported with), and only if the task changes nothing Metaflow read at import.
+    Otherwise the task goes to a launcher (launcher.py)."""
     if multiprocessing.parent_process() is None or "metaflow" not in sys.modules:
-        return False, "not an op process forked from a server that imported Metaflow"
+        return False
     for name in set(env) | set(os.environ):
         if name.startswith("METAFLOW_INIT_") or name in WARM_CALL_TIME_VARIABLES:
             continue
         imported = name.startswith("METAFLOW_") or name in WARM_IMPORT_VARIABLES
         if imported and env.get(name) != os.environ.get(name):
-            return False, f"the task sets {name}, which Metaflow reads at import"
-    if _local_config(cwd) != _local_config(os.getcwd()):
-        return False, "the flow's directory has a Metaflow config of its own"
-    return True, ""
+            return False
+    return _local_config(cwd) == _local_config(os.getcwd())
 
 
 def _local_config(start: str) -> str | None:
@@ -178,7 +177,11 @@ def start_warm_task(
 
 
 def _run_warm_task(
-    args: list[str], cwd: str, env: Mapping[str, str], cold_path: list[str]
+    args: list[str],
+    cwd: str,
+    env: Mapping[str, str],
+    cold_path: list[str],
+    clear_atexit: bool = True,
 ) -> int:
     _reset_signals()
     os.chdir(cwd)
@@ -200,7 +203,8 @@ def _run_warm_task(
         write_through=True,
     )
     sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
-    atexit._clear()  # this process's handlers belong to the op, not to the task
+    if clear_atexit:
+        atexit._clear()  # this process's handlers belong to the op, not to the task
     # Metaflow, when imported, puts classes it pickles by name on `__main__` (e.g.
     # ForeachFrame). In a cold task that is the flow's module, which imported Metaflow;
     # here Metaflow was imported before the flow's module existed: hand them over.
@@ -234,12 +238,6 @@ def _run_warm_task(
     return code
 
 
-# What subprocess.Popen resets before exec (restore_signals), then what Python's own
-# startup ignores.
-_RESTORED_BY_POPEN = ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
-_IGNORED_BY_PYTHON = ("SIGPIPE", "SIGXFSZ")
-
-
 def _reset_signals() -> None:
     """Signal handling as `python flow.py` started by subprocess.Popen gets it.
 
@@ -247,8 +245,14 @@ def _reset_signals() -> None:
     too), and resets handled signals to their default; Popen restores SIGPIPE and
     SIGXFSZ first, and Python then ignores those two and handles SIGINT (unless it is
     ignored)."""
-    restored = {getattr(signal, n) for n in _RESTORED_BY_POPEN if hasattr(signal, n)}
-    ignored = {getattr(signal, n) for n in _IGNORED_BY_PYTHON if hasattr(signal, n)}
+    # What subprocess.Popen resets before exec (restore_signals), then what Python's
+    # own startup ignores. (Names kept here: launcher.py runs this from its source.)
+    restored = {
+        getattr(signal, n)
+        for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+        if hasattr(signal, n)
+    }
+    ignored = {getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, n)}
     for sig in signal.valid_signals():
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue

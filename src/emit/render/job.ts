@@ -99,14 +99,19 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
   }
 }
 
-// Op processes fork from a server that has imported Dagster and Metaflow once, instead of
-// each importing them afresh; every Metaflow task still runs in its own new process.
-// Which modules the server imports is the runtime's business (FORKSERVER_PRELOAD).
+// Under the multiprocess executor with fast launch, op processes fork from a server that
+// has imported Dagster and Metaflow once, instead of each importing them afresh. Which
+// modules the server imports is the runtime's business (FORKSERVER_PRELOAD).
 export const PRELOAD_NAME = "FORKSERVER_PRELOAD";
+// The runtime's executor that runs ops as threads of the run's process (executor.py).
+export const THREAD_EXECUTOR_NAME = "thread_executor";
 
 function executor(ir: FlowIR): PyValue {
-  const { maxWorkers, fastLaunch } = ir.deploy.executor;
+  const { kind, maxWorkers, fastLaunch } = ir.deploy.executor;
   const config: Record<string, PyValue> = { max_concurrent: maxWorkers };
+  if (kind === "threads") {
+    return pyCall(THREAD_EXECUTOR_NAME, [pyRaw("FLOW")], [["max_concurrent", maxWorkers]]);
+  }
   if (fastLaunch) {
     config["start_method"] = { forkserver: { preload_modules: pyCall("list", [pyRaw(PRELOAD_NAME)]) } };
   }

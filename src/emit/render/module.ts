@@ -11,7 +11,8 @@ import { renderOps } from "./ops.js";
 
 // The generated code's own imports, merged with the runtime's into one sorted block.
 function importBlock(plan: JobPlan, runtime: RuntimeParts, ir: FlowIR): string[] {
-  const dagster = ["Definitions", "Out", "job", "multiprocess_executor", "op"];
+  const dagster = ["Definitions", "Out", "job", "op"];
+  if (ir.deploy.executor.kind === "multiprocess") dagster.push("multiprocess_executor");
   if (plan.ops.some((op) => op.inputs.length > 0)) dagster.push("In");
   if (plan.ops.some((op) => ["foreach", "splits", "regroup"].includes(op.kind))) dagster.push("DynamicOut");
   if (plan.ops.some((op) => op.retry !== null)) dagster.push("RetryPolicy");

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from metaflow import FlowSpec, step
+from metaflow import FlowSpec, current, step
 
 
 class FaultSleepyFlow(FlowSpec):
@@ -20,7 +20,7 @@ class FaultSleepyFlow(FlowSpec):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         folder = os.environ["FAULT_PID_DIR"]
         with open(os.path.join(folder, "pids.tmp"), "w") as f:
-            f.write(f"{os.getpid()} {child.pid}")
+            f.write(f"{os.getpid()} {child.pid} {current.run_id}")
         os.replace(os.path.join(folder, "pids.tmp"), os.path.join(folder, "pids"))
         time.sleep(float(os.environ.get("FAULT_SLEEP_SECONDS", "40")))
         self.finished_nap = True

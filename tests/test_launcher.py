@@ -1,0 +1,126 @@
+"""The warm-task launcher (runtime/launcher.py), driven directly: real processes, no
+Dagster. End-to-end fidelity (a warm task against a cold one) is in test_warm.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import is_launcher
+from metaflow_dagster.runtime import launcher
+
+SCRIPT = """
+import json, os, sys
+print(json.dumps({
+    "pid": os.getpid(), "ppid": os.getppid(), "sid": os.getsid(0),
+    "argv": sys.argv, "cwd": os.getcwd(), "path0": sys.path[0],
+    "mark": os.environ.get("LAUNCHER_MARK"),
+}))
+print("to stderr", file=sys.stderr)
+sys.exit(int(sys.argv[1]))
+"""
+
+
+def run(
+    script: Path, code: int, env: dict[str, str]
+) -> tuple[int, dict[str, object], str]:
+    task = launcher.launch_warm(
+        [sys.executable, str(script), str(code)], str(script.parent), env
+    )
+    assert task.stdout is not None and task.stderr is not None
+    out, err = task.stdout.read().decode(), task.stderr.read().decode()
+    return task.wait(timeout=60), json.loads(out), err
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "task.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+def test_a_task_runs_as_its_command_line_in_a_session_of_its_own(script: Path) -> None:
+    env = dict(os.environ, LAUNCHER_MARK="a 'quoted' value")
+    code, seen, err = run(script, 3, env)
+    assert code == 3
+    assert seen["sid"] == seen["pid"]  # a session leader, like a cold task
+    assert seen["argv"] == [str(script), "3"]
+    assert seen["cwd"] == str(script.parent)
+    assert seen["path0"] == str(script.parent)
+    assert seen["mark"] == "a 'quoted' value"
+    assert err == "to stderr\n"
+    ppid = int(str(seen["ppid"]))
+    assert is_launcher(Path(f"/proc/{ppid}/cmdline").read_bytes())
+
+
+def test_another_environment_gets_another_launcher(script: Path) -> None:
+    _, first, _ = run(script, 0, dict(os.environ, LAUNCHER_MARK="one"))
+    _, again, _ = run(script, 0, dict(os.environ, LAUNCHER_MARK="one"))
+    _, other, _ = run(script, 0, dict(os.environ, LAUNCHER_MARK="two"))
+    assert first["ppid"] == again["ppid"]
+    assert other["ppid"] != first["ppid"]
+    assert other["mark"] == "two"
+    # Variables Metaflow reads only when the command runs share a launcher.
+    _, call_time, _ = run(
+        script, 0, dict(os.environ, LAUNCHER_MARK="one", METAFLOW_RUN_ID="r2")
+    )
+    assert call_time["ppid"] == first["ppid"]
+
+
+def test_an_idle_launcher_exits_and_the_next_task_starts_another(
+    script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "LAUNCHER_IDLE_SECONDS", 0.5)
+    env = dict(os.environ, LAUNCHER_MARK="idle")
+    _, first, _ = run(script, 0, env)
+    idle = int(str(first["ppid"]))
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{idle}").exists() and not _zombie(idle):
+        assert time.monotonic() < deadline, "the idle launcher did not exit"
+        time.sleep(0.1)
+    code, second, _ = run(script, 5, env)
+    assert code == 5
+    assert second["ppid"] != idle
+
+
+def test_a_launcher_that_cannot_start_says_so_and_runs_nothing(
+    script: Path, tmp_path: Path
+) -> None:
+    env = dict(os.environ, PYTHONHOME=str(tmp_path / "no-such-python-home"))
+    with pytest.raises(launcher.LauncherError):
+        launcher.launch_warm(
+            [sys.executable, str(script), "0"], str(script.parent), env
+        )
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_the_preload_leaves_metaflow_cli_to_the_task() -> None:
+    """Importing metaflow.cli adds the options of the flow being defined (@project's
+    --branch, Config options): a launcher that imported it first would refuse them."""
+    code = (
+        "import json, sys\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    __import__(name)\n"
+        "cli = ('metaflow.cli.', 'metaflow.cli_components')\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m == 'metaflow.cli' or m.startswith(cli)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(launcher.LAUNCHER_PRELOAD)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
