@@ -2,7 +2,9 @@
 // reads the flow IR (JSON) on stdin and answers one JSON object on stdout:
 // {"ok": true, "source": "..."} or {"ok": false, "errors": [{"message", "step"?, "decorator"?}]}.
 import { readFileSync } from "node:fs";
-import { compile } from "./compile.js";
+import { compileWith } from "./compile.js";
+import { splitRuntime } from "./emit/runtime.js";
+import { WARMUP_IR } from "./warmup.js";
 import { CompileError } from "./validate/index.js";
 import { readRuntime } from "./emit/runtime_files.js";
 
@@ -23,9 +25,13 @@ function main(args: readonly string[]): number {
     return 2;
   }
   let reply: object;
+  // The runtime first: `dagster create` starts this process early, so this happens
+  // while Metaflow is still working out the flow, before the IR arrives on stdin.
+  const runtime = splitRuntime(readRuntime(runtimePath));
+  compileWith(WARMUP_IR, runtime);
   try {
     const input: unknown = JSON.parse(readStdin());
-    reply = { ok: true, source: compile(input, readRuntime(runtimePath)) };
+    reply = { ok: true, source: compileWith(input, runtime) };
   } catch (error) {
     if (error instanceof CompileError) {
       reply = { ok: false, errors: error.problems };

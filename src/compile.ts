@@ -3,7 +3,7 @@ import { validate } from "./validate/index.js";
 import { DAGSTER_RESERVED_NAMES } from "./validate/names.js";
 import { planJob } from "./plan/job.js";
 import { renderModule } from "./emit/render/module.js";
-import { splitRuntime } from "./emit/runtime.js";
+import { splitRuntime, type RuntimeParts } from "./emit/runtime.js";
 
 // Module-level names the generated code defines or imports, and ops' own parameter names.
 const GENERATED_NAMES = [
@@ -44,9 +44,22 @@ export function moduleNames(runtimeNames: Iterable<string>): ReadonlySet<string>
 /** IR (untrusted JSON) in, Python module out; throws CompileError naming every problem. */
 /** `runtimeSources`: the runtime modules' sources in PARTS order (see emit/runtime_files). */
 export function compile(input: unknown, runtimeSources: readonly string[]): string {
+  const ir = checked(input);
+  return emit(ir, splitRuntime(runtimeSources));
+}
+
+/** As compile, with the runtime already split (the CLI splits it before its input comes). */
+export function compileWith(input: unknown, runtime: RuntimeParts): string {
+  return emit(checked(input), runtime);
+}
+
+function checked(input: unknown): FlowIR {
   const ir: FlowIR = parseFlowIR(input);
   validate(ir);
-  const runtime = splitRuntime(runtimeSources);
+  return ir;
+}
+
+function emit(ir: FlowIR, runtime: RuntimeParts): string {
   const plan = planJob(ir, moduleNames(runtime.names));
   return renderModule(ir, plan, runtime);
 }
