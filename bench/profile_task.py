@@ -3,12 +3,14 @@
 Measures, on the linear10 flow compiled by ours:
   - bare process costs: `python -c pass`, `import metaflow`, `import dagster`, loading
     the generated definitions file (what every multiprocess op process does first);
-  - in-process execution, per op: op wall time (Dagster STEP_START -> STEP_SUCCESS) and
-    the wall time of the `metaflow init` / `metaflow step` subprocesses it started
-    (subprocess.Popen is wrapped), so op overhead = op - subprocesses;
+  - in-process execution with cold tasks (`--no-fast-launch`), per op: op wall time
+    (Dagster STEP_START -> STEP_SUCCESS) and the wall time of the `metaflow init` /
+    `metaflow step` subprocesses it started (subprocess.Popen is wrapped), so op
+    overhead = op - subprocesses;
   - the import share of one `metaflow step` subprocess (`-X importtime`);
-  - multiprocess execution, per op: worker bootstrap (STEP_WORKER_STARTING ->
-    STEP_START) and op body;
+  - `execute_job` with the job's executor (default: threads; `--executor
+    multiprocess`; `--no-fast-launch`), per op: worker bootstrap (STEP_WORKER_STARTING
+    -> STEP_START, multiprocess only) and op body;
   - `dagster create` split: full create vs `--ir-only` (no Node compile).
 Writes bench/results/profile.md and profile.json.
 """
@@ -123,9 +125,10 @@ def op_times(instance: Any, run_id: str) -> dict[str, dict[str, float]]:
     return marks
 
 
-def run_multiprocess(
+def run_job(
     folder: Path, flow: Any, py: str, env: dict[str, str], options: list[str]
 ) -> dict[str, Any]:
+    """`execute_job` with the executor `dagster create <options>` gave the job."""
     import dagster
     from dagster import DagsterInstance
     from dagster._core.definitions.reconstruct import ReconstructableJob
@@ -135,7 +138,7 @@ def run_multiprocess(
     (folder / "instance").mkdir()
     shutil.copy(bench.FLOWS_DIR / flow.file, folder / flow.file)
     subprocess.run(
-        [py, flow.file, "dagster", "create", "defs.py", *options],
+        [py, flow.file, "dagster", "create", "defs.py", "--max-workers", "4", *options],
         cwd=folder,
         env=env,
         check=True,
@@ -144,22 +147,18 @@ def run_multiprocess(
     recon = ReconstructableJob.for_file(str(folder / "defs.py"), flow.cls)
     with DagsterInstance.local_temp(tempdir=str(folder / "instance")) as inst:
         t0 = time.perf_counter()
-        res = dagster.execute_job(
-            recon,
-            instance=inst,
-            run_config={
-                "execution": {"config": {"multiprocess": {"max_concurrent": 4}}}
-            },
-        )
+        res = dagster.execute_job(recon, instance=inst)
         total = time.perf_counter() - t0
         assert res.success
         marks = op_times(inst, res.run_id)
     ops = []
     for key, m in sorted(marks.items(), key=lambda kv: kv[1]["STEP_START"]):
+        # Ops that run as threads have no worker to start.
+        starting = m.get("STEP_WORKER_STARTING")
         ops.append(
             {
                 "op": key,
-                "bootstrap_s": m["STEP_START"] - m["STEP_WORKER_STARTING"],
+                "bootstrap_s": None if starting is None else m["STEP_START"] - starting,
                 "op_s": m["STEP_SUCCESS"] - m["STEP_START"],
             }
         )
@@ -186,7 +185,6 @@ def main() -> None:
         out["create_ir_only"] = median_wall(
             [py, flow.file, "dagster", "create", "ir.json", "--ir-only"], folder, env
         )
-        defs = folder / "defs.py"
         out["python_pass"] = median_wall([py, "-c", "pass"], folder, env)
         out["import_metaflow"] = median_wall([py, "-c", "import metaflow"], folder, env)
         out["import_dagster"] = median_wall([py, "-c", "import dagster"], folder, env)
@@ -215,8 +213,17 @@ def main() -> None:
         # In-process run with every subprocess timed.
         from dagster import DagsterInstance
 
+        # Cold tasks (each a `metaflow step` subprocess), so that the op's own time
+        # can be told from its task's.
+        subprocess.run(
+            [py, flow.file, "dagster", "create", "cold.py", "--no-fast-launch"],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         subprocess.Popen = TimedPopen  # type: ignore[misc]
-        module = load(defs)
+        module = load(folder / "cold.py")
         instance = DagsterInstance.ephemeral()
         t0 = time.perf_counter()
         result = getattr(module, flow.cls).execute_in_process(instance=instance)
@@ -284,11 +291,13 @@ def main() -> None:
             check=True,
         ).stdout
         variants = [("default", [])]
+        if "--executor" in helped:
+            variants.append(("--executor multiprocess", ["--executor", "multiprocess"]))
         if "--no-fast-launch" in helped:
             variants.append(("--no-fast-launch", ["--no-fast-launch"]))
         out["multiprocess"] = {}
         for name, options in variants:
-            out["multiprocess"][name] = run_multiprocess(
+            out["multiprocess"][name] = run_job(
                 work / f"mp{len(out['multiprocess'])}", flow, py, env, options
             )
     finally:
@@ -350,7 +359,7 @@ def report(p: dict[str, Any]) -> str:
             for t in p["defs_imports"]["top"][:6]
         ),
         "",
-        "## In-process execution, per op",
+        "## In-process execution, per op (cold tasks: `--no-fast-launch`)",
         "",
         f"{n} ops, total {inproc['total_s']:.1f} s; sum of op times "
         f"{inproc['sum_op_s']:.1f} s, of which Metaflow subprocesses "
@@ -368,21 +377,22 @@ def report(p: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "## Multiprocess execution, per op",
+        "## The job's executor (`execute_job`), per op",
         "",
-        "Worker bootstrap: STEP_WORKER_STARTING -> STEP_START (start the op process: "
-        "spawn a new interpreter, or fork one from the fork server with fast launch; "
-        "load the defs file; open the instance). The op itself also imports metaflow "
-        "for its datastore reads unless the fork server preloaded it.",
+        "`default`: ops as threads of the run's process, warm tasks from a launcher. "
+        "Worker bootstrap (multiprocess executor only): STEP_WORKER_STARTING -> "
+        "STEP_START (start the op process: spawn a new interpreter, or fork one from "
+        "the fork server with fast launch; load the defs file; open the instance).",
         "",
         "| `dagster create` options | total s | bootstrap s per op (median) "
         "| op s (median) |",
         "|---|---:|---:|---:|",
     ]
     for name, mp in p["multiprocess"].items():
-        boot = statistics.median(o["bootstrap_s"] for o in mp["ops"])
+        boots = [o["bootstrap_s"] for o in mp["ops"] if o["bootstrap_s"] is not None]
+        boot = f"{statistics.median(boots):.2f}" if boots else "—"
         body = statistics.median(o["op_s"] for o in mp["ops"])
-        lines.append(f"| {name} | {mp['total_s']:.1f} | {boot:.2f} | {body:.2f} |")
+        lines.append(f"| {name} | {mp['total_s']:.1f} | {boot} | {body:.2f} |")
     lines.append("")
     return "\n".join(lines)
 

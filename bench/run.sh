@@ -29,7 +29,11 @@ refresh=0
 profile=1
 plot=1
 args=()
+out="$BENCH/results"
+prev=""
 for arg in "$@"; do
+  if [ "$prev" = "--out" ]; then out="$arg"; fi
+  prev="$arg"
   case "$arg" in
     --refresh-published) refresh=1 ;;
     --no-profile) profile=0 ;;
@@ -77,9 +81,8 @@ echo "bench: published metaflow-dagster $("$PUB/bin/python" -c \
 "$TOOLS/bin/python" "$BENCH/bench.py" "${args[@]+"${args[@]}"}"
 
 if [ "$plot" = 1 ]; then
-  "$TOOLS/bin/python" "$BENCH/plot.py" "$BENCH/results/results.json" \
-    "$BENCH/results/ratios.png"
-  echo "bench: wrote $BENCH/results/ratios.png"
+  "$TOOLS/bin/python" "$BENCH/plot.py" "$out/results.json" "$out/ratios.png"
+  echo "bench: wrote $out/ratios.png"
 fi
 
 if [ "$profile" = 1 ]; then
