@@ -257,3 +257,12 @@ def is_launcher(cmdline: bytes) -> bool:
     """Whether a /proc cmdline is a warm-task launcher's (runtime/launcher.py): a helper
     of the process that ran the job, started with a task's environment, not a task."""
     return b"_launcher_main(" in cmdline
+
+
+def is_gone(pid: int) -> bool:
+    """Whether a process has exited (no longer in /proc, or a zombie not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"

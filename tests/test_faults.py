@@ -26,6 +26,7 @@ import pytest
 from conftest import (
     FLOWS,
     create,
+    is_gone,
     is_launcher,
     load_module,
     multiprocess_result,
@@ -221,14 +222,6 @@ def test_step_writing_20_mb_to_stdout(flow_dir: Path, marker: str) -> None:
 # The op process dies mid-step (multiprocess executor, as under `dagster dev`)
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
 def _parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -240,13 +233,8 @@ def test_op_process_killed_mid_step(
     executor: its step runs in a session of its own, so only the reaper can stop it.
     The step and its child must die within 10 seconds, the step must never finish,
     and the Dagster run must fail."""
-    compile_fault("sleepy_flow.py", flow_dir, "--executor", "multiprocess")
-    pid_dir = tmp_path / "pids"
-    pid_dir.mkdir()
-    monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
-    monkeypatch.setenv("FAULT_SLEEP_SECONDS", "25")
-    run = start_multiprocess_run(
-        flow_dir / "defs.py", "FaultSleepyFlow", tmp_path / "h"
+    run, pid_dir = _start_sleepy(
+        flow_dir, tmp_path, monkeypatch, "--executor", "multiprocess"
     )
     try:
         step_pid, child_pid = _step_pids(pid_dir, run)
@@ -276,14 +264,7 @@ def test_run_process_killed_mid_step(
     """The thread executor (the default): SIGKILL the run's process, whose threads are
     the ops. The step (forked by a launcher, in a session of its own) and its child
     must die within 10 seconds and never finish; the launcher leaves too."""
-    compile_fault("sleepy_flow.py", flow_dir)
-    pid_dir = tmp_path / "pids"
-    pid_dir.mkdir()
-    monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
-    monkeypatch.setenv("FAULT_SLEEP_SECONDS", "25")
-    run = start_multiprocess_run(
-        flow_dir / "defs.py", "FaultSleepyFlow", tmp_path / "h"
-    )
+    run, pid_dir = _start_sleepy(flow_dir, tmp_path, monkeypatch)
     try:
         step_pid, child_pid, run_id = _step_record(pid_dir, run)
         launcher_pid = _parent_of(step_pid)
@@ -299,10 +280,25 @@ def test_run_process_killed_mid_step(
             run.wait()
     _assert_never_finished(flow_dir, f"FaultSleepyFlow/{run_id}", killed_at)
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{launcher_pid}").exists() and not _zombie(launcher_pid):
+    while not is_gone(launcher_pid):
         assert time.monotonic() < deadline, "the launcher outlived its job"
         time.sleep(0.1)
     assert_no_survivors(marker)
+
+
+def _start_sleepy(
+    flow_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str
+) -> tuple[subprocess.Popen[str], Path]:
+    """Start the sleepy flow's job in a new process; its nap step records its pids."""
+    compile_fault("sleepy_flow.py", flow_dir, *options)
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    monkeypatch.setenv("FAULT_PID_DIR", str(pid_dir))
+    monkeypatch.setenv("FAULT_SLEEP_SECONDS", "25")
+    run = start_multiprocess_run(
+        flow_dir / "defs.py", "FaultSleepyFlow", tmp_path / "h"
+    )
+    return run, pid_dir
 
 
 def _step_pids(pid_dir: Path, run: subprocess.Popen[str]) -> tuple[int, int]:
@@ -325,7 +321,7 @@ def _step_record(pid_dir: Path, run: subprocess.Popen[str]) -> tuple[int, int, s
 def _assert_dies_within(
     seconds: float, step_pid: int, child_pid: int, killed_at: float
 ) -> None:
-    while not (_zombie(step_pid) and _zombie(child_pid)):
+    while not (is_gone(step_pid) and is_gone(child_pid)):
         assert time.monotonic() - killed_at < seconds, "the step outlived its op"
         time.sleep(0.1)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import is_launcher
+from conftest import is_gone, is_launcher
 from metaflow_dagster.runtime import launcher
 
 SCRIPT = """
@@ -80,7 +79,7 @@ def test_an_idle_launcher_exits_and_the_next_task_starts_another(
     _, first, _ = run(script, 0, env)
     idle = int(str(first["ppid"]))
     deadline = time.monotonic() + 30
-    while Path(f"/proc/{idle}").exists() and not _zombie(idle):
+    while not is_gone(idle):
         assert time.monotonic() < deadline, "the idle launcher did not exit"
         time.sleep(0.1)
     code, second, _ = run(script, 5, env)
@@ -96,31 +95,3 @@ def test_a_launcher_that_cannot_start_says_so_and_runs_nothing(
         launcher.launch_warm(
             [sys.executable, str(script), "0"], str(script.parent), env
         )
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def test_the_preload_leaves_metaflow_cli_to_the_task() -> None:
-    """Importing metaflow.cli adds the options of the flow being defined (@project's
-    --branch, Config options): a launcher that imported it first would refuse them."""
-    code = (
-        "import json, sys\n"
-        "for name in json.loads(sys.argv[1]):\n"
-        "    __import__(name)\n"
-        "cli = ('metaflow.cli.', 'metaflow.cli_components')\n"
-        "print(sorted(m for m in sys.modules\n"
-        "             if m == 'metaflow.cli' or m.startswith(cli)))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(launcher.LAUNCHER_PRELOAD)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "[]"
