@@ -1,4 +1,7 @@
-"""Every graph shape runs through Dagster exactly as `python flow.py run` runs it."""
+"""Every graph shape runs through Dagster exactly as `python flow.py run` runs it.
+
+The jobs run with their own executor (ops as threads of the run's process, as under
+`dagster dev`), not `execute_in_process`, which most other tests use."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from conftest import (
     read_run,
     run_pathspec,
 )
+from dagster import DagsterInstance, execute_job
+from dagster._core.definitions.reconstruct import ReconstructableJob
 
 SHAPES = [
     "nested_foreach_flow.py",
@@ -29,11 +34,15 @@ SHAPES = [
 
 def run_both(name: str, folder: Path, config: dict | None = None) -> tuple[dict, dict]:
     flow, module = compile_flow(name, folder)
-    job = getattr(module, module.FLOW.name)
-    run_config = {"ops": {"op_" + module.FLOW.start_step: {"config": config}}}
-    result = job.execute_in_process(run_config=run_config if config else None)
-    assert result.success
-    ours = read_run(folder, run_pathspec(result, "op_" + module.FLOW.start_step))
+    start = "op_" + module.FLOW.start_step
+    job = ReconstructableJob.for_file(str(folder / "defs.py"), module.FLOW.name)
+    run_config = {"ops": {start: {"config": config}}} if config else {}
+    with execute_job(
+        job, instance=DagsterInstance.ephemeral(), run_config=run_config
+    ) as result:
+        assert result.success
+        pathspec = run_pathspec(result, start)
+    ours = read_run(folder, pathspec)
     args = [f"--{k}={v}" for k, v in (config or {}).items()]
     native = read_run(folder, native_run(flow, "--max-num-splits", "1000", *args))
     return ours, native
