@@ -95,3 +95,42 @@ def test_a_launcher_that_cannot_start_says_so_and_runs_nothing(
         launcher.launch_warm(
             [sys.executable, str(script), "0"], str(script.parent), env
         )
+
+
+SLEEPER = """
+import sys, time
+print("started", flush=True)
+time.sleep(float(sys.argv[1]))
+print("finished", flush=True)
+"""
+
+
+def test_tasks_outlive_a_stopped_launcher_but_not_a_dead_op(tmp_path: Path) -> None:
+    """Asked to stop ("q"), a launcher lets its running tasks finish; at end of input
+    (the process that asked for them exits or is killed) it kills them, as the reaper
+    does for other tasks."""
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    env = dict(os.environ, LAUNCHER_MARK="stop")
+    kept = launcher.launch_warm([sys.executable, str(script), "2"], str(tmp_path), env)
+    assert kept.stdout is not None
+    assert kept.stdout.readline() == b"started\n"
+    live = launcher._launcher_for(env, str(tmp_path))
+    with launcher._LAUNCHERS_LOCK:  # as an evicted launcher: out of the registry
+        for key, value in list(launcher._LAUNCHERS.items()):
+            if value is live:
+                del launcher._LAUNCHERS[key]
+    live.close(stop_tasks=False)
+    assert kept.wait(timeout=60) == 0
+    assert kept.stdout.read() == b"finished\n"
+
+    doomed = launcher.launch_warm(
+        [sys.executable, str(script), "600"], str(tmp_path), env
+    )
+    assert doomed.stdout is not None
+    assert doomed.stdout.readline() == b"started\n"
+    launcher._close_launchers()
+    deadline = time.monotonic() + launcher.KILL_GRACE_SECONDS + 10
+    while not is_gone(doomed.pid):
+        assert time.monotonic() < deadline, "the task outlived its op"
+        time.sleep(0.1)

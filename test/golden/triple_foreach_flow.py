@@ -27,7 +27,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -828,11 +828,16 @@ LAUNCHER_IDLE_SECONDS = 60.0
 MAX_LAUNCHERS = 4
 
 
-def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None:
+def _launcher_main(
+    control_fd: int, preload: Sequence[str], idle: float, grace: float
+) -> None:
     """The launcher's main loop (runs in the launcher process, from its source).
 
-    Ends at end of input on the control socket, or when idle (no task running, none
-    asked for) for `idle` seconds, once its running tasks are reaped."""
+    Ends when idle (no task running, none asked for) for `idle` seconds, or when asked
+    to stop ("q": once its running tasks end). End of input without "q" means the
+    process that asked for the tasks is gone (killed): so are its tasks, as the reaper
+    would have it (process.py) SIGTERM to each task's process group, SIGKILL `grace`
+    seconds later."""
     cold_path = list(sys.path)  # as `python -c` built it: "" first, unless safe-path
     for name in preload:
         with contextlib.suppress(Exception):
@@ -844,20 +849,27 @@ def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: dict[int, socket.socket] = {}
     listening = True
+    kill_at: float | None = None
     while listening or children:
         watched = [control, wake_r] if listening else [wake_r]
+        timeout = None if children else idle
+        if kill_at is not None:
+            timeout = max(kill_at - time.monotonic(), 0.0)
         # Retried on EINTR (PEP 475); SIGCHLD wakes it through the wakeup fd.
-        ready, _, _ = select.select(watched, [], [], None if children else idle)
+        ready, _, _ = select.select(watched, [], [], timeout)
         if not ready and not children:
             return
         if wake_r in ready:
             os.read(wake_r, 4096)
         if listening and control in ready:
             message, fds, _, _ = socket.recv_fds(control, 16, 3)
-            if not message or len(fds) != 3:
+            if message != b"t" or len(fds) != 3:
                 listening = False
                 for fd in fds:
                     os.close(fd)
+                if not message:
+                    kill_at = time.monotonic() + grace
+                    _signal_groups(children, signal.SIGTERM)
                 continue
             reply = socket.socket(fileno=fds[0])
             pid = os.fork()
@@ -868,6 +880,9 @@ def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None
             os.close(fds[1])
             os.close(fds[2])
             children[pid] = reply
+        if kill_at is not None and time.monotonic() >= kill_at:
+            kill_at = None
+            _signal_groups(children, signal.SIGKILL)
         while children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -879,6 +894,13 @@ def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None
             with contextlib.suppress(OSError):
                 reply.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
             reply.close()
+
+
+def _signal_groups(groups: Iterable[int], sig: int) -> None:
+    """Send `sig` to each task's process group (a task is its session's leader)."""
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, sig)
 
 
 def _launcher_child(
@@ -926,8 +948,8 @@ def _launcher_child(
 # is a new interpreter that must not import Dagster, or this file, to start).
 _LAUNCHER_IMPORTS = (
     "import atexit, contextlib, io, json, locale, os, runpy, select, signal, socket\n"
-    "import sys, traceback\n"
-    "from collections.abc import Mapping, Sequence\n"
+    "import sys, time, traceback\n"
+    "from collections.abc import Iterable, Mapping, Sequence\n"
 )
 _LAUNCHER_SOURCE: str | None = None
 
@@ -938,6 +960,7 @@ def _launcher_source() -> str:
         parts = [_LAUNCHER_IMPORTS]
         for function in (
             _launcher_main,
+            _signal_groups,
             _launcher_child,
             _run_warm_task,
             _reset_signals,
@@ -946,7 +969,7 @@ def _launcher_source() -> str:
             parts.append(inspect.getsource(function))
         parts.append(
             "_launcher_main(int(sys.argv[1]), json.loads(sys.argv[2]), "
-            "float(sys.argv[3]))\n"
+            "float(sys.argv[3]), float(sys.argv[4]))\n"
         )
         _LAUNCHER_SOURCE = "\n\n".join(parts)
     return _LAUNCHER_SOURCE
@@ -993,11 +1016,14 @@ class LaunchedTask:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode()
 
-    @staticmethod
-    def _exit_of(said: str | None) -> int:
+    def _exit_of(self, said: str | None) -> int:
         if said is not None and said.startswith("exit "):
             return int(said[5:])
-        return 255  # the launcher died: the task's status is unknown, and not success
+        # The launcher died: the task may run on, unwatched; stop it. Its status is
+        # unknown, and not success.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        return 255
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -1031,6 +1057,7 @@ class _Launcher:
                     str(theirs.fileno()),
                     json.dumps(LAUNCHER_PRELOAD),
                     str(LAUNCHER_IDLE_SECONDS),
+                    str(KILL_GRACE_SECONDS),
                 ],
                 cwd=cwd,
                 env=dict(env),
@@ -1063,9 +1090,12 @@ class _Launcher:
             os.close(err_w)
         return channel, out_r, err_r
 
-    def close(self) -> None:
-        """Stop taking tasks; the launcher exits once its running tasks are reaped."""
+    def close(self, *, stop_tasks: bool) -> None:
+        """Stop taking tasks. The launcher exits once its running tasks end, or, with
+        `stop_tasks`, kills them first (their ops are gone: this process is exiting)."""
         with contextlib.suppress(OSError):
+            if not stop_tasks:
+                self.control.send(b"q")
             self.control.close()
 
 
@@ -1085,11 +1115,12 @@ def _launcher_for(env: Mapping[str, str], cwd: str) -> _Launcher:
     with _LAUNCHERS_LOCK:
         launcher = _LAUNCHERS.pop(key, None)
         if launcher is not None and launcher.process.poll() is not None:
-            launcher.close()
+            launcher.close(stop_tasks=False)
             launcher = None
         if launcher is None:
             if len(_LAUNCHERS) >= MAX_LAUNCHERS:
-                _LAUNCHERS.pop(next(iter(_LAUNCHERS))).close()
+                # Its running tasks (of other ops) finish; it takes no more.
+                _LAUNCHERS.pop(next(iter(_LAUNCHERS))).close(stop_tasks=False)
             launcher = _Launcher(imported, cwd)
         _LAUNCHERS[key] = launcher  # the most recently used last
         return launcher
@@ -1123,9 +1154,10 @@ def launch_warm(args: Sequence[str], cwd: str, env: Mapping[str, str]) -> Launch
 
 @atexit.register
 def _close_launchers() -> None:
+    # This process is exiting: a task still running has lost its op.
     with _LAUNCHERS_LOCK:
         for launcher in _LAUNCHERS.values():
-            launcher.close()
+            launcher.close(stop_tasks=True)
         _LAUNCHERS.clear()
 
 
@@ -1338,10 +1370,8 @@ def _launch(
         env.update(_deploy_env(context, flow, tmp))
         context.log.info("Running: " + shlex.join(args))
         limit = _limit(context, flow, log_target)
-        reaper = start_reaper(env)
+        proc, reaper = _start(context, flow, args, env)
         try:
-            proc = _start(context, flow, args, env, reaper)
-            arm_reaper(reaper, proc.pid)
             echo_out, echo_err = echo_streams()
             pumps = [
                 _pump(proc.stdout, echo_out, streams["stdout"], None),
@@ -1386,7 +1416,8 @@ def _launch(
                 raise Failure(description=exited.reason())
             return exited
         finally:
-            disarm_reaper(reaper)
+            if reaper is not None:
+                disarm_reaper(reaper)
             for stream in streams.values():
                 stream.close()
 
@@ -1441,29 +1472,40 @@ def _start(
     flow: FlowInfo,
     args: list[str],
     env: Mapping[str, str],
-    reaper: subprocess.Popen[bytes],
-) -> _Task:
-    """Start the command in a session of its own: warm (fast launch) or cold."""
-    if flow.warm_tasks:
-        # Decided on the task's complete environment.
-        if op_can_fork(env, flow.flow_dir):
-            assert reaper.stdin is not None
-            return start_warm_task(
-                args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
-            )
+) -> tuple[_Task, "subprocess.Popen[bytes] | None"]:
+    """Start the command in a session of its own: warm (fast launch) or cold; and the
+    reaper that kills it should this process die first (None: its launcher does)."""
+    # Decided on the task's complete environment.
+    fork = flow.warm_tasks and op_can_fork(env, flow.flow_dir)
+    if flow.warm_tasks and not fork:
         try:
-            return launch_warm(args, flow.flow_dir, env)
+            return launch_warm(args, flow.flow_dir, env), None
         except LauncherError as exc:
             context.log.warning(f"Starting the task cold: the launcher failed ({exc})")
-    return subprocess.Popen(
-        args,
-        cwd=flow.flow_dir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    # Started before the task, so no moment exists where the task runs unguarded.
+    reaper = start_reaper(env)
+    try:
+        proc: _Task
+        if fork:
+            assert reaper.stdin is not None
+            proc = start_warm_task(
+                args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
+            )
+        else:
+            proc = subprocess.Popen(
+                args,
+                cwd=flow.flow_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+    except BaseException:
+        disarm_reaper(reaper)
+        raise
+    arm_reaper(reaper, proc.pid)
+    return proc, reaper
 
 
 def _wait(proc: _Task, until: float | None = None) -> int:

@@ -19,8 +19,8 @@ Protocol: the op sends the launcher, over a Unix socket, a socket of its own and
 task's stdout and stderr pipes. The child reads its request (argv, directory,
 environment) from that socket, starts a session, says `pid <n>` and runs; the launcher,
 its parent, says `exit <code>` when it reaps it. End of input on the control socket
-(the op's process is gone) stops the launcher once its children are reaped; each task
-is guarded by the op's reaper like any other.
+(the op's process is gone: killed, or exiting) makes the launcher stop its running
+tasks and exit, which is what the op's reaper does for other tasks (process.py).
 """
 
 # [embedded imports: begin]
@@ -37,11 +37,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 # [embedded imports: end]
 # isort: split
 # [runtime parts: begin]
+from .model import KILL_GRACE_SECONDS
 from .warm import (
     WARM_CALL_TIME_VARIABLES,
     _exit_code,
@@ -73,11 +74,16 @@ LAUNCHER_IDLE_SECONDS = 60.0
 MAX_LAUNCHERS = 4
 
 
-def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None:
+def _launcher_main(
+    control_fd: int, preload: Sequence[str], idle: float, grace: float
+) -> None:
     """The launcher's main loop (runs in the launcher process, from its source).
 
-    Ends at end of input on the control socket, or when idle (no task running, none
-    asked for) for `idle` seconds, once its running tasks are reaped."""
+    Ends when idle (no task running, none asked for) for `idle` seconds, or when asked
+    to stop ("q": once its running tasks end). End of input without "q" means the
+    process that asked for the tasks is gone (killed): so are its tasks, as the reaper
+    would have it (process.py) SIGTERM to each task's process group, SIGKILL `grace`
+    seconds later."""
     cold_path = list(sys.path)  # as `python -c` built it: "" first, unless safe-path
     for name in preload:
         with contextlib.suppress(Exception):
@@ -89,20 +95,27 @@ def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: dict[int, socket.socket] = {}
     listening = True
+    kill_at: float | None = None
     while listening or children:
         watched = [control, wake_r] if listening else [wake_r]
+        timeout = None if children else idle
+        if kill_at is not None:
+            timeout = max(kill_at - time.monotonic(), 0.0)
         # Retried on EINTR (PEP 475); SIGCHLD wakes it through the wakeup fd.
-        ready, _, _ = select.select(watched, [], [], None if children else idle)
+        ready, _, _ = select.select(watched, [], [], timeout)
         if not ready and not children:
             return
         if wake_r in ready:
             os.read(wake_r, 4096)
         if listening and control in ready:
             message, fds, _, _ = socket.recv_fds(control, 16, 3)
-            if not message or len(fds) != 3:
+            if message != b"t" or len(fds) != 3:
                 listening = False
                 for fd in fds:
                     os.close(fd)
+                if not message:
+                    kill_at = time.monotonic() + grace
+                    _signal_groups(children, signal.SIGTERM)
                 continue
             reply = socket.socket(fileno=fds[0])
             pid = os.fork()
@@ -113,6 +126,9 @@ def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None
             os.close(fds[1])
             os.close(fds[2])
             children[pid] = reply
+        if kill_at is not None and time.monotonic() >= kill_at:
+            kill_at = None
+            _signal_groups(children, signal.SIGKILL)
         while children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -124,6 +140,13 @@ def _launcher_main(control_fd: int, preload: Sequence[str], idle: float) -> None
             with contextlib.suppress(OSError):
                 reply.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
             reply.close()
+
+
+def _signal_groups(groups: Iterable[int], sig: int) -> None:
+    """Send `sig` to each task's process group (a task is its session's leader)."""
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, sig)
 
 
 def _launcher_child(
@@ -171,8 +194,8 @@ def _launcher_child(
 # is a new interpreter that must not import Dagster, or this file, to start).
 _LAUNCHER_IMPORTS = (
     "import atexit, contextlib, io, json, locale, os, runpy, select, signal, socket\n"
-    "import sys, traceback\n"
-    "from collections.abc import Mapping, Sequence\n"
+    "import sys, time, traceback\n"
+    "from collections.abc import Iterable, Mapping, Sequence\n"
 )
 _LAUNCHER_SOURCE: str | None = None
 
@@ -183,6 +206,7 @@ def _launcher_source() -> str:
         parts = [_LAUNCHER_IMPORTS]
         for function in (
             _launcher_main,
+            _signal_groups,
             _launcher_child,
             _run_warm_task,
             _reset_signals,
@@ -191,7 +215,7 @@ def _launcher_source() -> str:
             parts.append(inspect.getsource(function))
         parts.append(
             "_launcher_main(int(sys.argv[1]), json.loads(sys.argv[2]), "
-            "float(sys.argv[3]))\n"
+            "float(sys.argv[3]), float(sys.argv[4]))\n"
         )
         _LAUNCHER_SOURCE = "\n\n".join(parts)
     return _LAUNCHER_SOURCE
@@ -238,11 +262,14 @@ class LaunchedTask:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode()
 
-    @staticmethod
-    def _exit_of(said: str | None) -> int:
+    def _exit_of(self, said: str | None) -> int:
         if said is not None and said.startswith("exit "):
             return int(said[5:])
-        return 255  # the launcher died: the task's status is unknown, and not success
+        # The launcher died: the task may run on, unwatched; stop it. Its status is
+        # unknown, and not success.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        return 255
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -276,6 +303,7 @@ class _Launcher:
                     str(theirs.fileno()),
                     json.dumps(LAUNCHER_PRELOAD),
                     str(LAUNCHER_IDLE_SECONDS),
+                    str(KILL_GRACE_SECONDS),
                 ],
                 cwd=cwd,
                 env=dict(env),
@@ -308,9 +336,12 @@ class _Launcher:
             os.close(err_w)
         return channel, out_r, err_r
 
-    def close(self) -> None:
-        """Stop taking tasks; the launcher exits once its running tasks are reaped."""
+    def close(self, *, stop_tasks: bool) -> None:
+        """Stop taking tasks. The launcher exits once its running tasks end, or, with
+        `stop_tasks`, kills them first (their ops are gone: this process is exiting)."""
         with contextlib.suppress(OSError):
+            if not stop_tasks:
+                self.control.send(b"q")
             self.control.close()
 
 
@@ -330,11 +361,12 @@ def _launcher_for(env: Mapping[str, str], cwd: str) -> _Launcher:
     with _LAUNCHERS_LOCK:
         launcher = _LAUNCHERS.pop(key, None)
         if launcher is not None and launcher.process.poll() is not None:
-            launcher.close()
+            launcher.close(stop_tasks=False)
             launcher = None
         if launcher is None:
             if len(_LAUNCHERS) >= MAX_LAUNCHERS:
-                _LAUNCHERS.pop(next(iter(_LAUNCHERS))).close()
+                # Its running tasks (of other ops) finish; it takes no more.
+                _LAUNCHERS.pop(next(iter(_LAUNCHERS))).close(stop_tasks=False)
             launcher = _Launcher(imported, cwd)
         _LAUNCHERS[key] = launcher  # the most recently used last
         return launcher
@@ -368,7 +400,8 @@ def launch_warm(args: Sequence[str], cwd: str, env: Mapping[str, str]) -> Launch
 
 @atexit.register
 def _close_launchers() -> None:
+    # This process is exiting: a task still running has lost its op.
     with _LAUNCHERS_LOCK:
         for launcher in _LAUNCHERS.values():
-            launcher.close()
+            launcher.close(stop_tasks=True)
         _LAUNCHERS.clear()

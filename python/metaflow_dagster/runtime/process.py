@@ -142,10 +142,8 @@ def _launch(
         env.update(_deploy_env(context, flow, tmp))
         context.log.info("Running: " + shlex.join(args))
         limit = _limit(context, flow, log_target)
-        reaper = start_reaper(env)
+        proc, reaper = _start(context, flow, args, env)
         try:
-            proc = _start(context, flow, args, env, reaper)
-            arm_reaper(reaper, proc.pid)
             echo_out, echo_err = echo_streams()
             pumps = [
                 _pump(proc.stdout, echo_out, streams["stdout"], None),
@@ -190,7 +188,8 @@ def _launch(
                 raise Failure(description=exited.reason())
             return exited
         finally:
-            disarm_reaper(reaper)
+            if reaper is not None:
+                disarm_reaper(reaper)
             for stream in streams.values():
                 stream.close()
 
@@ -245,29 +244,40 @@ def _start(
     flow: FlowInfo,
     args: list[str],
     env: Mapping[str, str],
-    reaper: subprocess.Popen[bytes],
-) -> _Task:
-    """Start the command in a session of its own: warm (fast launch) or cold."""
-    if flow.warm_tasks:
-        # Decided on the task's complete environment.
-        if op_can_fork(env, flow.flow_dir):
-            assert reaper.stdin is not None
-            return start_warm_task(
-                args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
-            )
+) -> tuple[_Task, "subprocess.Popen[bytes] | None"]:
+    """Start the command in a session of its own: warm (fast launch) or cold; and the
+    reaper that kills it should this process die first (None: its launcher does)."""
+    # Decided on the task's complete environment.
+    fork = flow.warm_tasks and op_can_fork(env, flow.flow_dir)
+    if flow.warm_tasks and not fork:
         try:
-            return launch_warm(args, flow.flow_dir, env)
+            return launch_warm(args, flow.flow_dir, env), None
         except LauncherError as exc:
             context.log.warning(f"Starting the task cold: the launcher failed ({exc})")
-    return subprocess.Popen(
-        args,
-        cwd=flow.flow_dir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    # Started before the task, so no moment exists where the task runs unguarded.
+    reaper = start_reaper(env)
+    try:
+        proc: _Task
+        if fork:
+            assert reaper.stdin is not None
+            proc = start_warm_task(
+                args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
+            )
+        else:
+            proc = subprocess.Popen(
+                args,
+                cwd=flow.flow_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+    except BaseException:
+        disarm_reaper(reaper)
+        raise
+    arm_reaper(reaper, proc.pid)
+    return proc, reaper
 
 
 def _wait(proc: _Task, until: float | None = None) -> int:

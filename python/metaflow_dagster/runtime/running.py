@@ -1,7 +1,8 @@
 """The tasks running in this process: what stops them when their op cannot, and where
 their output goes.
 
-- The reaper guards each task against its op process dying first.
+- The reaper guards a task against its op process dying first (a task a launcher
+  forked is guarded by its launcher instead: launcher.py).
 - Ops that run as threads (executor.py) cannot be interrupted as a process is: the
   executor cancels a terminated run's tasks through the registry here, and gives each
   op thread its own streams for the task's output (the step's compute logs).
