@@ -583,6 +583,12 @@ WARM_CALL_TIME_VARIABLES = frozenset(
 WARM_IMPORT_VARIABLES = ("HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH")
 
 
+def read_at_call_time(name: str) -> bool:
+    """Whether Metaflow reads this variable only while the command runs (so tasks that
+    differ only in such variables may share an imported Metaflow)."""
+    return name in WARM_CALL_TIME_VARIABLES or name.startswith("METAFLOW_INIT_")
+
+
 def op_can_fork(env: Mapping[str, str], cwd: str) -> bool:
     """Whether a task with this environment may fork from this (op) process.
 
@@ -592,7 +598,7 @@ def op_can_fork(env: Mapping[str, str], cwd: str) -> bool:
     if multiprocessing.parent_process() is None or "metaflow" not in sys.modules:
         return False
     for name in set(env) | set(os.environ):
-        if name.startswith("METAFLOW_INIT_") or name in WARM_CALL_TIME_VARIABLES:
+        if read_at_call_time(name):
             continue
         imported = name.startswith("METAFLOW_") or name in WARM_IMPORT_VARIABLES
         if imported and env.get(name) != os.environ.get(name):
@@ -1106,10 +1112,7 @@ _LAUNCHERS_LOCK = threading.Lock()
 def _launcher_for(env: Mapping[str, str], cwd: str) -> _Launcher:
     """The live launcher for this environment and directory (started if none is)."""
     imported = {
-        name: value
-        for name, value in env.items()
-        if name not in WARM_CALL_TIME_VARIABLES
-        and not name.startswith("METAFLOW_INIT_")
+        name: value for name, value in env.items() if not read_at_call_time(name)
     }
     key = (cwd, tuple(sorted(imported.items())))
     with _LAUNCHERS_LOCK:

@@ -13,7 +13,7 @@ The launcher is started exactly as a cold task would be, except for its command 
 local `.metaflow/config.json` found from the working directory. Launchers are keyed by
 that environment and directory; a task whose environment differs (an @environment
 variable) gets a launcher of its own. Only variables Metaflow reads when the command
-runs (WARM_CALL_TIME_VARIABLES, METAFLOW_INIT_*) may differ between a launcher's tasks.
+runs (warm.read_at_call_time) may differ between a launcher's tasks.
 
 Protocol: the op sends the launcher, over a Unix socket, a socket of its own and the
 task's stdout and stderr pipes. The child reads its request (argv, directory,
@@ -44,10 +44,10 @@ from collections.abc import Iterable, Mapping, Sequence
 # [runtime parts: begin]
 from .model import KILL_GRACE_SECONDS
 from .warm import (
-    WARM_CALL_TIME_VARIABLES,
     _exit_code,
     _reset_signals,
     _run_warm_task,
+    read_at_call_time,
 )
 
 # [runtime parts: end]
@@ -352,10 +352,7 @@ _LAUNCHERS_LOCK = threading.Lock()
 def _launcher_for(env: Mapping[str, str], cwd: str) -> _Launcher:
     """The live launcher for this environment and directory (started if none is)."""
     imported = {
-        name: value
-        for name, value in env.items()
-        if name not in WARM_CALL_TIME_VARIABLES
-        and not name.startswith("METAFLOW_INIT_")
+        name: value for name, value in env.items() if not read_at_call_time(name)
     }
     key = (cwd, tuple(sorted(imported.items())))
     with _LAUNCHERS_LOCK:

@@ -58,6 +58,12 @@ WARM_CALL_TIME_VARIABLES = frozenset(
 WARM_IMPORT_VARIABLES = ("HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH")
 
 
+def read_at_call_time(name: str) -> bool:
+    """Whether Metaflow reads this variable only while the command runs (so tasks that
+    differ only in such variables may share an imported Metaflow)."""
+    return name in WARM_CALL_TIME_VARIABLES or name.startswith("METAFLOW_INIT_")
+
+
 def op_can_fork(env: Mapping[str, str], cwd: str) -> bool:
     """Whether a task with this environment may fork from this (op) process.
 
@@ -67,7 +73,7 @@ def op_can_fork(env: Mapping[str, str], cwd: str) -> bool:
     if multiprocessing.parent_process() is None or "metaflow" not in sys.modules:
         return False
     for name in set(env) | set(os.environ):
-        if name.startswith("METAFLOW_INIT_") or name in WARM_CALL_TIME_VARIABLES:
+        if read_at_call_time(name):
             continue
         imported = name.startswith("METAFLOW_") or name in WARM_IMPORT_VARIABLES
         if imported and env.get(name) != os.environ.get(name):
