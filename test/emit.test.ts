@@ -235,21 +235,30 @@ describe("emitted ops for switches, loops and nested foreaches", () => {
         '    yield from run_switch(context, FLOW, "pick", [start])',
       ].join("\n"),
     );
+    // The start op also emits the guard output; the end op reads it in its one fan-in.
     expect(source).toContain(
       [
-        '@op(ins={"inputs": In(list[str]), "started": In(list[str])}, out=Out(str))',
-        "def op_end(context: OpExecutionContext, inputs: list[str], started: list[str]) -> str:",
+        '@op(out={"result": Out(str), "started": Out(str)})',
+        "def op_start(context: OpExecutionContext) -> Iterator[Output[str]]:",
+        '    """Metaflow step start of TestFlow."""',
+        '    yield from run_start(context, FLOW, "start")',
+      ].join("\n"),
+    );
+    expect(source).toContain(
+      [
+        '@op(ins={"inputs": In(list[str])}, out=Out(str))',
+        "def op_end(context: OpExecutionContext, inputs: list[str]) -> str:",
         '    """Metaflow step end of TestFlow."""',
-        '    return run_step(context, FLOW, "end", inputs, guard=started)',
+        '    return run_step(context, FLOW, "end", inputs, guard=True)',
       ].join("\n"),
     );
     expect(source).toContain('        "pick": StepInfo("pick", branches={"a": "a", "b": "b", "end": "end"}),\n');
     expect(jobBody(compile(SWITCH_AFTER_START(), RUNTIME)).slice(1)).toEqual([
       "    start = op_start()",
-      "    pick = op_pick(start)",
+      "    pick = op_pick(start.result)",
       "    a = op_a(pick.a)",
       "    b = op_b(pick.b)",
-      "    op_end([a, b, pick.end], [start])",
+      "    op_end([a, b, pick.end, start.started])",
     ]);
   });
 
@@ -313,8 +322,16 @@ describe("emitted ops for switches, loops and nested foreaches", () => {
       ].join("\n"),
     );
     expect(source).toContain('        "grow": StepInfo("grow", branches={"end": "result"}, loop=True),\n');
-    // A foreach start: no guard.
-    expect(source).toContain('    return run_step(context, FLOW, "end", [grow])\n');
+    // A foreach start emits the guard output besides its splits.
+    expect(source).toContain(
+      [
+        '@op(out={"result": DynamicOut(str), "started": Out(str)})',
+        "def op_start(context: OpExecutionContext) -> Iterator[DynamicOutput[str] | Output[str]]:",
+        '    """Metaflow step start of TestFlow (foreach over xs)."""',
+        '    yield from fan_out(context, FLOW, "start", emit_guard=True)',
+      ].join("\n"),
+    );
+    expect(source).toContain('    return run_step(context, FLOW, "end", inputs, guard=True)\n');
   });
 
   it("re-splits a nested foreach and regroups its join's inputs with helper ops", () => {
@@ -367,7 +384,7 @@ describe("emitted ops for switches, loops and nested foreaches", () => {
       "    def each_start(start: str) -> str:",
       "        outer = op_outer(start)",
       "        return outer",
-      "    outer_results = start.map(each_start)",
+      "    outer_results = start.result.map(each_start)",
       "    outer_splits = op_outer_splits(outer_results.collect())",
       "    def each_outer(outer: str) -> str:",
       "        classify = op_classify(outer)",
@@ -382,7 +399,7 @@ describe("emitted ops for switches, loops and nested foreaches", () => {
       "        return inner_join",
       "    outer_join = op_outer_join(inner_join_inputs.map(each_inner_join).collect())",
       "    grow = op_grow(outer_join)",
-      "    op_end(grow)",
+      "    op_end([grow, start.started])",
     ]);
   });
 
@@ -1065,18 +1082,12 @@ function openForeaches(ir: FlowIR, step: StepIR): string[] {
   });
 }
 
-/**
- * The end op also hangs off the start op when the flow has a switch, unless the start
- * step is itself the switch or a foreach (whose outputs cannot be a plain fan-in).
- */
+/** The end op also reads the start op's guard output when the flow has a switch. */
 function expectsGuard(ir: FlowIR, step: StepIR): boolean {
-  const start = stepOf(ir, ir.flow.startStep);
   return (
     step.name === ir.flow.endStep &&
-    start.name !== step.name &&
-    ir.steps.some((s) => s.type === "split-switch") &&
-    start.type !== "split-switch" &&
-    start.type !== "foreach"
+    ir.flow.startStep !== step.name &&
+    ir.steps.some((s) => s.type === "split-switch")
   );
 }
 
@@ -1145,6 +1156,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
       } else {
         outs["result"] = [op.kind !== "step", true];
       }
+      if (op.emitsGuard) outs["started"] = [false, true];
       expect(node.outs, op.fn).toEqual(outs);
       const step = op.kind === "splits" || op.kind === "regroup" ? null : op.step;
       expect(node.mapped, op.fn).toBe(step !== null && openForeaches(c.ir, step).length > 0);
@@ -1162,20 +1174,29 @@ describe("emitted modules through Python, Dagster and ruff", () => {
       }
       return seen;
     };
+    const startOp = plan.ops.find((o) => o.step.name === c.ir.flow.startStep && o.kind !== "splits");
     for (const op of plan.ops.filter((o) => o.kind !== "splits" && o.kind !== "regroup")) {
       const step = op.step;
-      const reads = upstream(op.fn);
+      const guarded = expectsGuard(c.ir, step);
+      const isGuard = ([from, output]: [string, string]): boolean => from === c.ir.flow.startStep && output === "started";
+      const all = upstream(op.fn);
+      // The guarded end op reads the start op's guard output once, in its one fan-in input.
+      expect(all.filter(isGuard).length, step.name).toBe(guarded ? 1 : 0);
+      if (guarded) expect(Object.keys(got.ops[op.fn]?.deps ?? {}), step.name).toEqual(["inputs"]);
+      const reads = all.filter((r) => !isGuard(r));
       const inputs = step.name === c.ir.flow.startStep ? [] : step.inFuncs.filter((p) => p !== step.name);
-      const want = expectsGuard(c.ir, step) ? [...inputs, c.ir.flow.startStep] : inputs;
-      expect([...new Set(reads.map(([s]) => s))].sort(), step.name).toEqual([...new Set(want)].sort());
+      expect([...new Set(reads.map(([s]) => s))].sort(), step.name).toEqual([...new Set(inputs)].sort());
       for (const [from, output] of reads) {
         const producer = plan.ops.find((o) => o.step.name === from && o.kind === "switch");
-        if (producer === undefined || (from === c.ir.flow.startStep && !inputs.includes(from))) continue;
+        if (producer === undefined) continue;
         const branch = producer.branches.find(([, target]) => target === step.name);
         expect(branch, `${from} -> ${step.name}`).toBeDefined();
         expect(output, `${from} -> ${step.name}`).toBe(producer.branches.length === 1 ? "result" : branch?.[0]);
       }
     }
+    // The start op emits the guard output exactly when the end op is guarded.
+    const endGuarded = c.ir.steps.some((s) => expectsGuard(c.ir, s));
+    expect("started" in (got.ops[startOp?.fn ?? ""]?.outs ?? {}), "start").toBe(endGuarded);
 
     // Every foreach fans out exactly once: its own op at the top level, else a helper
     // op re-splitting what its op returned.

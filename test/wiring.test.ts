@@ -295,7 +295,7 @@ describe("switch at the top level", () => {
       // Only the chosen branch's value arrives: a fan-in of every way into `merge`,
       // including the case that jumps straight there.
       "merge = op_merge([big_more, small, start.merge])",
-      "end = op_end(merge)",
+      "end = op_end([merge, start.started])",
     ]);
     expect(ops(p)).toEqual([
       "op_start switch start ()",
@@ -303,7 +303,7 @@ describe("switch at the top level", () => {
       "op_big_more step big_more (big)",
       "op_small step small (start)",
       "op_merge step merge (inputs[])",
-      "op_end step end (merge)",
+      "op_end step end (inputs[])",
     ]);
     const start = opNamed(p, "op_start");
     expect(start.branches).toEqual([
@@ -352,7 +352,7 @@ describe("switch at the top level", () => {
   it("runs a loop in one op with a single output, named `result`", () => {
     const ir = flowIR({ start: ["grow"], grow: { next: ["grow", "end"], switch: "state" }, end: [] });
     const p = plan(ir);
-    expect(body(p)).toEqual(["start = op_start()", "grow = op_grow(start)", "end = op_end([grow], [start])"]);
+    expect(body(p)).toEqual(["start = op_start()", "grow = op_grow(start.result)", "end = op_end([grow, start.started])"]);
     const grow = opNamed(p, "op_grow");
     expect(grow.kind).toBe("switch");
     // Never an output back to itself: the iterations stay inside the op.
@@ -377,11 +377,11 @@ describe("switch at the top level", () => {
     ]);
     expect(body(p)).toEqual([
       "start = op_start()",
-      "grow = op_grow(start)",
+      "grow = op_grow(start.result)",
       "left = op_left(grow.left)",
       "right = op_right(grow.right)",
       "merge = op_merge([left, right])",
-      "end = op_end([merge], [start])",
+      "end = op_end([merge, start.started])",
     ]);
     expect(facts(p)).toMatchObject({ grow: "branches=left->left,right->right loop" });
   });
@@ -412,7 +412,7 @@ describe("switch at the top level", () => {
       "left_done = op_left_done([fan_join, plain])",
       "right = op_right(start.right)",
       "finish = op_finish([left_done, right])",
-      "end = op_end(finish)",
+      "end = op_end([finish, start.started])",
     ]);
     expect(ops(p)).toEqual(
       expect.arrayContaining(["op_left switch left (start)", "op_fan foreach fan (left)", "op_left_done step left_done (inputs[])"]),
@@ -468,8 +468,8 @@ describe("switch inside a foreach body", () => {
       "  triple = op_triple(classify.triple)",
       "  converge = op_converge(classify.converge, halve, triple)",
       "  return converge",
-      "join = op_join(start.map(each_start).collect())",
-      "end = op_end(join)",
+      "join = op_join(start.result.map(each_start).collect())",
+      "end = op_end([join, start.started])",
     ]);
     expect(ops(p)).toEqual([
       "op_start foreach start ()",
@@ -479,11 +479,12 @@ describe("switch inside a foreach body", () => {
       // Dagster allows no fan-in inside a mapped function: one input per way in.
       "op_converge step converge (classify, halve, triple) *",
       "op_join step join (converge[])",
-      "op_end step end (join)",
+      "op_end step end (inputs[])",
     ]);
     // Mapped: every output is required and always yielded.
     expect(opNamed(p, "op_classify").mapped).toBe(true);
-    expect(p.ops.some((o) => o.inputs.some((i) => i.name === "inputs"))).toBe(false);
+    // No fan-in in the body (only the guarded end op, at the top level, has one).
+    expect(p.ops.filter((o) => o.inputs.some((i) => i.name === "inputs")).map((o) => o.fn)).toEqual(["op_end"]);
     expect(facts(p)).toEqual({
       start: "",
       classify: "split branches=halve->halve,triple->triple,converge->converge mapped",
@@ -512,9 +513,9 @@ describe("switch inside a foreach body", () => {
       "  halve = op_halve(classify.halve)",
       "  triple = op_triple(classify.triple)",
       "  return halve, triple",
-      "halve_results, triple_results = start.map(each_start)",
+      "halve_results, triple_results = start.result.map(each_start)",
       "join = op_join(halve_results.collect(), triple_results.collect())",
-      "end = op_end(join)",
+      "end = op_end([join, start.started])",
     ]);
     expect(ops(p)).toContain("op_join step join (halve[], triple[])");
   });
@@ -536,8 +537,8 @@ describe("switch inside a foreach body", () => {
       "  spin = op_spin(prepare)",
       "  done = op_done(spin)",
       "  return done",
-      "join = op_join(start.map(each_start).collect())",
-      "end = op_end(join)",
+      "join = op_join(start.result.map(each_start).collect())",
+      "end = op_end([join, start.started])",
     ]);
     expect(opNamed(p, "op_spin")).toMatchObject({ kind: "switch", branches: [["result", "done"]], mapped: true });
     expect(facts(p)).toMatchObject({ prepare: "split mapped", spin: "branches=done->result loop mapped" });
@@ -584,7 +585,7 @@ describe("switch inside a foreach body", () => {
       "  fan = op_fan(classify.fan)",
       "  plain = op_plain(classify.plain)",
       "  return fan, plain",
-      "fan_results, plain_results = start.map(each_start)",
+      "fan_results, plain_results = start.result.map(each_start)",
       "fan_splits = op_fan_splits(fan_results.collect())",
       "def each_fan(fan: str):",
       "  inner = op_inner(fan)",
@@ -598,7 +599,7 @@ describe("switch inside a foreach body", () => {
       "  converge = op_converge(inputs)",
       "  return converge",
       "join = op_join(converge_inputs.map(each_converge).collect())",
-      "end = op_end(join)",
+      "end = op_end([join, start.started])",
     ]);
   });
 
@@ -627,14 +628,18 @@ describe("switch inside a foreach body", () => {
   });
 });
 
-// The guarded end op takes its real input as a fan-in list too, so Dagster never skips
-// it: if that input never came, the op runs and fails the run instead.
+// Dagster skips an op when every source of one of its inputs is missing. So the guarded
+// end op has one fan-in input: its real inputs plus the start op's guard output, which
+// start always emits. The end op then always runs, and fails if only the guard came.
 describe("the end op's guard", () => {
   const withGuard = (p: JobPlan): boolean => {
     const end = opNamed(p, "op_end");
-    const guard = end.inputs.filter((i) => i.name === "started");
-    expect(guard.every((i) => i.list)).toBe(true);
-    return guard.length === 1;
+    const start = opNamed(p, "op_start");
+    expect(start.emitsGuard).toBe(end.guarded);
+    if (end.guarded) expect(end.inputs).toEqual([{ name: "inputs", list: true }]);
+    // No other op emits or checks it.
+    expect(p.ops.filter((o) => o.emitsGuard || o.guarded).length).toBe(end.guarded ? 2 : 0);
+    return end.guarded;
   };
 
   it("hangs the end op off a plain start step when the flow has a switch", () => {
@@ -647,14 +652,14 @@ describe("the end op's guard", () => {
     });
     const p = plan(ir);
     expect(withGuard(p)).toBe(true);
-    // The end itself is a fan-in here; the guard is a second list input.
-    expect(endCall(p)).toBe("end = op_end([a, b], [start])");
-    expect(opNamed(p, "op_end").inputs).toEqual([
-      { name: "inputs", list: true },
-      { name: "started", list: true },
+    // The start op has two outputs now: the others read its `result`.
+    expect(body(p)).toEqual([
+      "start = op_start()",
+      "pick = op_pick(start.result)",
+      "a = op_a(pick.a)",
+      "b = op_b(pick.b)",
+      "end = op_end([a, b, start.started])",
     ]);
-    // Only the end op.
-    expect(p.ops.filter((o) => o.inputs.some((i) => i.name === "started")).map((o) => o.fn)).toEqual(["op_end"]);
   });
 
   it("hangs it off a start step that splits, too", () => {
@@ -670,13 +675,25 @@ describe("the end op's guard", () => {
     });
     const p = plan(ir);
     expect(withGuard(p)).toBe(true);
-    expect(endCall(p)).toBe("end = op_end([join], [start])");
+    expect(endCall(p)).toBe("end = op_end([join, start.started])");
   });
 
-  it("is absent without a switch, after a switch start, and after a foreach start", () => {
-    expect(withGuard(plan(linearIR(["a"])))).toBe(false);
-    expect(withGuard(plan(SWITCH()))).toBe(false);
-    expect(endCall(plan(SWITCH()))).toBe("end = op_end(merge)");
+  it("hangs it off a start step that is a switch, with a case straight to the end", () => {
+    const ir = flowIR({
+      start: { next: ["a", "end"], switch: "which" },
+      a: ["end"],
+      end: [],
+    });
+    const p = plan(ir);
+    expect(withGuard(p)).toBe(true);
+    expect(opNamed(p, "op_start").branches).toEqual([
+      ["a", "a"],
+      ["end", "end"],
+    ]);
+    expect(endCall(p)).toBe("end = op_end([a, start.end, start.started])");
+  });
+
+  it("hangs it off a foreach start step, whose splits the body maps over", () => {
     const foreachStart = flowIR({
       start: { next: ["classify"], foreach: "xs" },
       classify: { next: ["a", "b"], switch: "which" },
@@ -687,31 +704,33 @@ describe("the end op's guard", () => {
       end: [],
     });
     const p = plan(foreachStart);
-    expect(withGuard(p)).toBe(false);
-    expect(endCall(p)).toBe("end = op_end(join)");
+    expect(withGuard(p)).toBe(true);
+    expect(body(p)).toContain("join = op_join(start.result.map(each_start).collect())");
+    expect(endCall(p)).toBe("end = op_end([join, start.started])");
   });
 
-  it("never takes the name of a step's input", () => {
-    // The guard is a fixed input name (`started`, recognised by that name when the op
-    // is rendered): a step called `started` must get another local and input name, or
-    // `op_end` would have two parameters `started`, and without switches `op_end` would
-    // pass its only input as the guard.
+  it("is absent without a switch", () => {
+    expect(withGuard(plan(linearIR(["a"])))).toBe(false);
+    expect(endCall(plan(linearIR(["a"])))).toBe("end = op_end(a)");
+  });
+
+  it("never takes the name of a step's output", () => {
+    // The guard is a fixed output name of the start op (`started`): a switch start's
+    // branch to a step called `started` gets another output name.
     const ir = flowIR({
-      start: ["pick"],
-      pick: { next: ["a", "b"], switch: "which" },
-      a: ["started"],
-      b: ["started"],
+      start: { next: ["started", "other"], switch: "which" },
       started: ["end"],
+      other: ["end"],
       end: [],
     });
     const p = plan(ir);
-    const names = opNamed(p, "op_end").inputs.map((i) => i.name);
-    expect(new Set(names).size).toBe(names.length);
-    expect(opNamed(p, "op_end").inputs.filter((i) => i.name === "started")).toEqual([{ name: "started", list: true }]);
-    expect(endCall(p)).toMatch(/^end = op_end\(\[(\w+)\], \[start\]\)$/);
+    expect(withGuard(p)).toBe(true);
+    const outputs = opNamed(p, "op_start").branches.map(([name]) => name);
+    expect(outputs).not.toContain("started");
+    expect(new Set(outputs).size).toBe(outputs.length);
+    expect(endCall(p)).toMatch(/^end = op_end\(\[other, (\w+), start\.started\]\)$/);
     const plain = opNamed(plan(linearIR(["started"])), "op_end").inputs;
     expect(plain).toHaveLength(1);
-    expect(plain[0]?.name).not.toBe("started");
   });
 });
 

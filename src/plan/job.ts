@@ -140,6 +140,8 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
       mapped: graph.segment(step) !== null,
       retry: planRetry(step),
       docstring: opDocstring(ir, step, graph),
+      emitsGuard: wiring.emitsGuard(step.name),
+      guarded: wiring.guarded(step.name),
     });
     if (graph.isForeach(step) && graph.depth(step) > 0) {
       ops.push(helperOp("splits", step, names.splitsOp(step.name), [{ name: names.local(step.name), list: true }], ir));
@@ -167,7 +169,19 @@ function helperOp(kind: "splits" | "regroup", step: StepIR, fn: string, inputs: 
     kind === "splits"
       ? `Splits of the nested foreach ${step.name} of ${ir.flow.name}, one per (outer, inner) index.`
       : `Inputs of step ${step.name} of ${ir.flow.name}, grouped per foreach split.`;
-  return { kind, step, fn, inputs, branches: [], takesConfig: false, mapped: false, retry: null, docstring: what };
+  return {
+    kind,
+    step,
+    fn,
+    inputs,
+    branches: [],
+    takesConfig: false,
+    mapped: false,
+    retry: null,
+    docstring: what,
+    emitsGuard: false,
+    guarded: false,
+  };
 }
 
 function memo(fn: (key: string) => string): (key: string) => string {

@@ -37,6 +37,10 @@ export interface OpPlan {
   mapped: boolean;
   retry: RetryPlan | null;
   docstring: string;
+  /** The start op also emits the guard output that keeps the end op from being skipped. */
+  emitsGuard: boolean;
+  /** The end op fails, rather than pass a marker on, when only the guard arrived. */
+  guarded: boolean;
 }
 
 /** Facts the runtime needs per step, baked into the FLOW literal. */

@@ -17,6 +17,9 @@ export interface Names {
 
 const ITEM_INPUT = "inputs";
 
+/** The start op's output that keeps a guarded end op from being skipped (runtime: GUARD_OUTPUT). */
+export const GUARD_OUTPUT = "started";
+
 interface Exit {
   key: string;
   producer: string;
@@ -70,11 +73,9 @@ export class Wiring {
     if (inputs.length === 0) return [];
     const segment = g.segment(step);
     if (segment === `inputs:${step.name}`) return [{ name: ITEM_INPUT, list: true }];
-    const own: OpInput[] = this.isFanIn(step)
+    return this.isFanIn(step)
       ? [{ name: ITEM_INPUT, list: true }]
       : inputs.map((p) => ({ name: this.names.local(p), list: g.closedForeach(step) !== null }));
-    if (this.guarded(step)) own.push({ name: "started", list: true });
-    return own;
   }
 
   // Several possible inputs of which one arrives at run time: after a switch. Inside a
@@ -84,22 +85,25 @@ export class Wiring {
     if (g.segment(step) !== null || g.inputsOf(step).length === 0) return false;
     // A join after a switch may see only some of its inputs (the branches taken), and
     // the guarded end op must run even without its real input, to fail the run.
-    if (g.hasSwitch() && (step.type === "join" || this.guarded(step))) return g.closedForeach(step) === null;
+    if (g.hasSwitch() && (step.type === "join" || this.guarded(step.name))) return g.closedForeach(step) === null;
     return step.type !== "join" && g.inputsOf(step).length > 1;
   }
 
-  // With switches, a skipped branch must never silently skip the end step: the end op
-  // also hangs off the start op, so it runs and fails if its real input never came.
-  private guarded(step: StepIR): boolean {
-    const g = this.graph;
-    const start = g.step(g.ir.flow.startStep);
-    return (
-      step.name === g.ir.flow.endStep &&
-      step.name !== start.name &&
-      g.hasSwitch() &&
-      !g.isSwitch(start) &&
-      !g.isForeach(start)
-    );
+  /**
+   * With switches, a skipped branch must never silently skip the end step. Dagster skips
+   * an op when every source of one of its inputs is missing, so the end op's only input
+   * is one fan-in of its real inputs and the start op's guard output, which start always
+   * emits (a marker, no path): the end op then always runs, and fails when nothing but
+   * the guard arrived. (Metaflow's end step is never a join, so never reads a collect.)
+   */
+  guarded(step: string): boolean {
+    const { startStep, endStep } = this.graph.ir.flow;
+    return step === endStep && endStep !== startStep && this.graph.hasSwitch();
+  }
+
+  /** The start op emits the guard output (see `guarded`). */
+  emitsGuard(step: string): boolean {
+    return step === this.graph.ir.flow.startStep && this.guarded(this.graph.ir.flow.endStep);
   }
 
   private outsideInputs(step: StepIR): string[] {
@@ -117,7 +121,7 @@ export class Wiring {
     const segment = g.segment(producer);
     if (g.isForeach(producer) && producer.matchingJoin === consumer.name && segment === null) {
       // A top-level foreach feeding its own join directly (an empty body).
-      const name = this.names.local(p);
+      const name = this.handle(p);
       return { kind: "collect", source: name, fn: null, results: name, assigned: true };
     }
     if (segment !== context) {
@@ -126,8 +130,19 @@ export class Wiring {
       return this.collectOf(this.exitFor(p, consumer), segment);
     }
     const exit = this.exitFor(p, consumer);
-    const name = this.names.local(p);
-    return exit.attr === null ? { kind: "var", name } : { kind: "attr", name, attr: exit.attr };
+    return exit.attr === null
+      ? { kind: "var", name: this.handle(p) }
+      : { kind: "attr", name: this.names.local(p), attr: exit.attr };
+  }
+
+  /**
+   * The expression for a step op's single (or dynamic) output. The start op that emits
+   * the guard output has two outputs, so its call gives a tuple: read `.result` of it.
+   */
+  private handle(step: string): string {
+    const name = this.names.local(step);
+    const single = !this.graph.isSwitch(this.graph.step(step)) || this.exitFor(step, this.graph.step(step)).attr === null;
+    return this.emitsGuard(step) && single ? `${name}.result` : name;
   }
 
   /** What `consumer` reads of `p`: its output, or (a switch) the branch leading there. */
@@ -142,8 +157,7 @@ export class Wiring {
   }
 
   private exitExpression(exit: Exit): string {
-    const name = this.names.local(exit.producer);
-    return exit.attr === null ? name : `${name}.${exit.attr}`;
+    return exit.attr === null ? this.handle(exit.producer) : `${this.names.local(exit.producer)}.${exit.attr}`;
   }
 
   private exitResults(exit: Exit): string {
@@ -167,7 +181,7 @@ export class Wiring {
     const g = this.graph;
     if (segment.startsWith("body:")) {
       const foreach = g.step(segment.slice(5));
-      return g.depth(foreach) === 0 ? this.names.local(foreach.name) : this.names.source(segment);
+      return g.depth(foreach) === 0 ? this.handle(foreach.name) : this.names.source(segment);
     }
     return this.names.source(segment);
   }
@@ -180,9 +194,11 @@ export class Wiring {
       return [{ kind: "var", name: item }];
     }
     const refs = inputs.map((p) => this.ref(p, step, context));
-    const args: JobArg[] = this.isFanIn(step) ? [{ kind: "list", items: refs }] : refs;
-    if (this.guarded(step)) args.push({ kind: "list", items: [this.ref(g.ir.flow.startStep, step, null)] });
-    return args;
+    if (this.guarded(step.name)) {
+      const start = this.names.local(g.ir.flow.startStep);
+      refs.push({ kind: "attr", name: start, attr: GUARD_OUTPUT });
+    }
+    return this.isFanIn(step) ? [{ kind: "list", items: refs }] : refs;
   }
 
   private ensureTop(step: StepIR): void {
@@ -237,4 +253,11 @@ export function branchName(target: string): string {
 }
 
 // Dagster's default output name, and namedtuple attributes of an op's outputs.
-const BRANCH_RESERVED: ReadonlySet<string> = new Set(["result", "count", "index", ...DAGSTER_RESERVED_NAMES]);
+// The guard output shares the start op's outputs with its branches.
+const BRANCH_RESERVED: ReadonlySet<string> = new Set([
+  "result",
+  "count",
+  "index",
+  GUARD_OUTPUT,
+  ...DAGSTER_RESERVED_NAMES,
+]);

@@ -91,6 +91,9 @@ STDERR_TAIL_LINES = 20
 # The value an untaken branch passes on inside a foreach body, where Dagster cannot
 # skip ops per split; ops receiving only this run nothing and pass it on.
 NOT_TAKEN = ""
+# The start op's output that keeps a guarded end op from being skipped (the compiler's
+# GUARD_OUTPUT): it carries NOT_TAKEN into the end op's one fan-in input.
+GUARD_OUTPUT = "started"
 # Metaflow never reads attempts beyond this many (its MAX_ATTEMPTS).
 METAFLOW_MAX_ATTEMPTS = 6
 # A guard against a loop whose condition never changes (Metaflow has no limit).
@@ -2126,11 +2129,12 @@ def run_step(
     inputs: Sequence[str] = (),
     *,
     params: Mapping[str, Any] | None = None,
-    guard: Sequence[str] | None = None,
+    guard: bool = False,
 ) -> str:
     """Run one Metaflow task of `step`; return its input path for the next ops."""
-    if guard is not None and not inputs:
-        # The end op also hangs off the start op so that it cannot be skipped silently.
+    if guard and all(path == NOT_TAKEN for path in inputs):
+        # The end op's fan-in also reads the start op's guard output, so it runs even
+        # when none of its real inputs came, and fails the run here.
         raise Failure(
             description=f"Step {step!r} of {flow.name} got none of its inputs: "
             "a branch that should have run was skipped, so the run did not finish."
@@ -2141,8 +2145,20 @@ def run_step(
     result = _run_task(context, flow, step, live, params)
     metadata = _task_metadata(flow, result, step)
     metadata.update(_card_metadata(context, flow, result, step))
-    context.add_output_metadata(metadata)
+    context.add_output_metadata(metadata, output_name="result")
     return result.input_path
+
+
+def run_start(
+    context: OpExecutionContext,
+    flow: FlowInfo,
+    step: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> Iterator[Output[str]]:
+    """Run the start step, then emit the guard output the end op also reads."""
+    yield Output(run_step(context, flow, step, params=params))
+    yield Output(NOT_TAKEN, output_name=GUARD_OUTPUT)
 
 
 def fan_out(
@@ -2152,7 +2168,8 @@ def fan_out(
     inputs: Sequence[str] = (),
     *,
     params: Mapping[str, Any] | None = None,
-) -> Iterator[DynamicOutput[str]]:
+    emit_guard: bool = False,
+) -> Iterator[DynamicOutput[str] | Output[str]]:
     """Run a foreach step, then yield one dynamic output per split, in split order."""
     result = _run_task(context, flow, step, inputs, params)
     num_splits = _num_splits(flow, result, step)
@@ -2168,6 +2185,8 @@ def fan_out(
             mapping_key=key,
             metadata=metadata if index == 0 else {"split index": index},
         )
+    if emit_guard:
+        yield Output(NOT_TAKEN, output_name=GUARD_OUTPUT)
 
 
 def run_switch(
@@ -2177,6 +2196,7 @@ def run_switch(
     inputs: Sequence[str] = (),
     *,
     params: Mapping[str, Any] | None = None,
+    emit_guard: bool = False,
 ) -> Iterator[Output[str]]:
     """Run a switch step (each iteration, if it loops); yield only the chosen branch."""
     info = flow.steps[step]
@@ -2207,6 +2227,8 @@ def run_switch(
     if info.mapped:
         for other in sorted(set(info.branches.values()) - {output}):
             yield Output(NOT_TAKEN, output_name=other)
+    if emit_guard:
+        yield Output(NOT_TAKEN, output_name=GUARD_OUTPUT)
 
 
 def split_again(

@@ -29,6 +29,9 @@ STDERR_TAIL_LINES = 20
 # The value an untaken branch passes on inside a foreach body, where Dagster cannot
 # skip ops per split; ops receiving only this run nothing and pass it on.
 NOT_TAKEN = ""
+# The start op's output that keeps a guarded end op from being skipped (the compiler's
+# GUARD_OUTPUT): it carries NOT_TAKEN into the end op's one fan-in input.
+GUARD_OUTPUT = "started"
 # Metaflow never reads attempts beyond this many (its MAX_ATTEMPTS).
 METAFLOW_MAX_ATTEMPTS = 6
 # A guard against a loop whose condition never changes (Metaflow has no limit).

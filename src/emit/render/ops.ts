@@ -1,4 +1,5 @@
 import type { JobPlan, OpPlan } from "../../plan/types.js";
+import { GUARD_OUTPUT } from "../../plan/wiring.js";
 import { pyCall, pyFloat, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
 import { opTagsKwargs } from "./decorators.js";
 import { defHeader } from "./layout.js";
@@ -20,6 +21,15 @@ const RETURNS: Record<OpPlan["kind"], string> = {
   regroup: "Iterator[DynamicOutput[list[str]]]",
 };
 
+// A plain start op that also emits the guard output yields both outputs.
+const GUARDED_START = { returns: "Iterator[Output[str]]", call: "run_start" };
+
+function guardedReturns(op: OpPlan): string {
+  if (op.kind === "step") return GUARDED_START.returns;
+  if (op.kind === "foreach") return "Iterator[DynamicOutput[str] | Output[str]]";
+  return RETURNS[op.kind];
+}
+
 const RUNTIME_CALL: Record<OpPlan["kind"], string> = {
   step: "run_step",
   foreach: "fan_out",
@@ -35,19 +45,20 @@ function decorator(op: OpPlan): PyValue {
     for (const input of op.inputs) ins[input.name] = pyRaw(input.list ? "In(list[str])" : "In(str)");
     kwargs.push(["ins", ins]);
   }
+  const outs: Record<string, PyValue> = {};
   if (op.kind === "switch") {
-    const outs: Record<string, PyValue> = {};
     // At the top level an untaken branch is skipped; inside a foreach body every branch
     // gets an output (untaken ones a marker), as Dagster cannot fan in there.
     const out = op.mapped ? "Out(str)" : "Out(str, is_required=False)";
-    if (op.branches.length === 1) kwargs.push(["out", pyRaw(out)]);
-    else {
-      for (const [name] of op.branches) outs[name] = pyRaw(out);
-      kwargs.push(["out", outs]);
-    }
+    if (op.branches.length === 1) outs["result"] = pyRaw(out);
+    else for (const [name] of op.branches) outs[name] = pyRaw(out);
   } else {
-    kwargs.push(["out", pyRaw(OUT[op.kind])]);
+    outs["result"] = pyRaw(OUT[op.kind]);
   }
+  if (op.emitsGuard) outs[GUARD_OUTPUT] = pyRaw("Out(str)");
+  const names = Object.keys(outs);
+  const only = names.length === 1 && names[0] === "result" ? outs["result"] : undefined;
+  kwargs.push(["out", only ?? outs]);
   if (op.retry !== null) {
     const policy: [string, PyValue][] = [["max_retries", op.retry.maxRetries]];
     if (op.retry.delaySeconds > 0) {
@@ -67,11 +78,9 @@ function signature(op: OpPlan, plan: JobPlan): string[] {
   return params;
 }
 
-const GUARD = "started";
-
 // The inputs argument: one list of input paths (a list of lists for `regroup`).
 function inputsArg(op: OpPlan): PyValue | null {
-  const real = op.inputs.filter((i) => i.name !== GUARD);
+  const real = op.inputs;
   if (real.length === 0) return null;
   if (op.kind === "regroup") return real.map((i) => pyRaw(i.name));
   const [only] = real;
@@ -88,8 +97,10 @@ function call(op: OpPlan, plan: JobPlan): PyValue {
   if (op.takesConfig && plan.config !== null) {
     kwargs.push(["params", pyRaw("config.model_dump(by_alias=True)")]);
   }
-  if (op.inputs.some((i) => i.name === GUARD)) kwargs.push(["guard", pyRaw(GUARD)]);
-  return pyCall(RUNTIME_CALL[op.kind], args, kwargs);
+  if (op.guarded) kwargs.push(["guard", true]);
+  if (op.emitsGuard && op.kind !== "step") kwargs.push(["emit_guard", true]);
+  const fn = op.emitsGuard && op.kind === "step" ? GUARDED_START.call : RUNTIME_CALL[op.kind];
+  return pyCall(fn, args, kwargs);
 }
 
 /** One op per step: a decorator, a typed signature and one call into the runtime. */
@@ -97,11 +108,11 @@ export function renderOps(plan: JobPlan, w: Writer): void {
   for (const op of plan.ops) {
     w.blank(2);
     w.line("@" + pyLiteral(decorator(op), { indent: w.currentIndent, prefixWidth: 1 }));
-    const returns = RETURNS[op.kind];
+    const returns = op.emitsGuard ? guardedReturns(op) : RETURNS[op.kind];
     w.line(defHeader(op.fn, signature(op, plan), returns, w.currentIndent));
     w.indent(() => {
       w.line(`"""${docSafe(op.docstring)}"""`);
-      const keyword = op.kind === "step" ? "return " : "yield from ";
+      const keyword = op.kind === "step" && !op.emitsGuard ? "return " : "yield from ";
       w.line(keyword + pyLiteral(call(op, plan), { indent: w.currentIndent, prefixWidth: keyword.length }));
     });
   }
