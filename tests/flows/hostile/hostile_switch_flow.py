@@ -1,5 +1,5 @@
-"""A switch whose branches carry names Dagster reserves for outputs, converging on a
-step named like the end op's guard input."""
+"""A switch start whose branches carry names Dagster reserves for outputs, and one
+named like the start op's own guard output (`started`), where the others converge."""
 
 from metaflow import FlowSpec, Parameter, step
 
@@ -9,7 +9,10 @@ class HostileSwitchFlow(FlowSpec):
 
     @step
     def start(self):
-        self.next({"output": self.output, "meta": self.meta}, condition="way")
+        self.next(
+            {"output": self.output, "meta": self.meta, "started": self.started},
+            condition="way",
+        )
 
     @step
     def output(self):
