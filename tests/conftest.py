@@ -31,6 +31,7 @@ os.environ["PATH"] = os.pathsep.join(
 os.environ.setdefault("METAFLOW_USER", "tester")
 os.environ.pop("METAFLOW_DEFAULT_METADATA", None)
 os.environ.pop("METAFLOW_DEFAULT_DATASTORE", None)
+os.environ.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
 
 
 def find_flow(name: str) -> Path:
@@ -129,17 +130,22 @@ for step in run:
                           if not a.id.startswith("_") and a.id != "name"},
             "stdout": task.stdout,
             "stderr": task.stderr,
+            "user_tags": sorted(task.user_tags),
         })
     out["steps"][step.id] = sorted(tasks, key=lambda t: t["id"])
 params = Step(pathspec + "/_parameters")
 out["parameter_tasks"] = [t.id for t in params]
+out["parameter_user_tags"] = [sorted(t.user_tags) for t in params]
 print(json.dumps(out))
 """
 
 
-def read_run(folder: Path, pathspec: str) -> dict[str, Any]:
-    """Read a run back with the Metaflow client, from the flow's own directory."""
-    proc = run_cli(["-c", _READ_RUN, pathspec], cwd=folder)
+def read_run(
+    folder: Path, pathspec: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Read a run back with the Metaflow client, from the flow's own directory (with
+    `env` added to the environment, e.g. to point the client at another datastore)."""
+    proc = run_cli(["-c", _READ_RUN, pathspec], cwd=folder, env=env)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

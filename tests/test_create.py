@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import (
     REPO,
     artifacts,
@@ -17,6 +20,7 @@ from conftest import (
     run_cli,
     run_pathspec,
 )
+from dagster import DagsterInstance
 
 RUFF = os.environ.get("RUFF", str(REPO / ".venv" / "bin" / "ruff"))
 
@@ -29,6 +33,26 @@ def test_default_output_name_and_module_attribute(flow_dir: Path) -> None:
     module = load_module(generated)
     assert module.LinearFlow.name == "LinearFlow"
     assert module.defs.get_job_def("LinearFlow") is not None
+
+
+def test_default_output_goes_to_the_current_directory(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    """With no output argument the file is written where the command runs (as the
+    README says), not beside the flow, and still finds the flow file."""
+    flow = copy_flow("linear_flow.py", flow_dir)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run_cli([str(flow), "dagster", "create"], cwd=elsewhere)
+    generated = elsewhere / "linear_flow_dagster.py"
+    assert generated.exists()
+    assert not (flow_dir / "linear_flow_dagster.py").exists()
+    module = load_module(generated)
+    assert Path(module.FLOW.flow_path).resolve() == flow.resolve()
+    result = module.LinearFlow.execute_in_process()
+    assert result.success
+    run = read_run(flow_dir, run_pathspec(result))
+    assert artifacts(run, "double") == [{"value": 84}]
 
 
 def test_output_is_deterministic_ruff_clean_and_documented(flow_dir: Path) -> None:
@@ -46,12 +70,34 @@ def test_output_is_deterministic_ruff_clean_and_documented(flow_dir: Path) -> No
             [RUFF, *args, str(flow_dir / "a.py")], capture_output=True, text=True
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    # Only the standard library, dagster, pydantic (a dagster dependency) and metaflow.
-    allowed = {"dagster", "pydantic", "metaflow"}
-    for line in text.splitlines():
-        if line.startswith(("import ", "from ")):
-            root = line.split()[1].split(".")[0]
-            assert root in allowed or root in sys.stdlib_module_names, line
+
+
+def imported_roots(source: str) -> set[str]:
+    """The top-level package of every import anywhere in a module (also the ones
+    inside functions and blocks); a relative import fails the test."""
+    roots = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0 and node.module, ast.unparse(node)
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("name", ["foreach_flow.py", "param_flow.py"])
+def test_generated_file_imports_only_stdlib_dagster_metaflow(
+    name: str, flow_dir: Path
+) -> None:
+    flow = copy_flow(name, flow_dir)
+    create(flow, "defs.py")
+    roots = imported_roots((flow_dir / "defs.py").read_text())
+    assert {"dagster", "metaflow"} <= roots
+    # Only the standard library, dagster and metaflow, plus pydantic: the Config class
+    # of a flow with Parameters uses `pydantic.Field` for aliases, and pydantic is a
+    # dependency of dagster itself, so it is always installed with it.
+    allowed = {"dagster", "metaflow", "pydantic"}
+    assert roots - allowed - sys.stdlib_module_names == set()
 
 
 def test_dagster_can_load_the_file(flow_dir: Path) -> None:
@@ -70,14 +116,24 @@ def test_dagster_can_load_the_file(flow_dir: Path) -> None:
 
 def test_name_and_tags(flow_dir: Path) -> None:
     flow = copy_flow("linear_flow.py", flow_dir)
-    create(flow, "defs.py", "--name", "nightly_pipeline", "--tag", "env:prod")
+    create(
+        flow,
+        "defs.py",
+        *("--name", "nightly_pipeline", "--tag", "env:prod", "--tag", "team:ml"),
+    )
     module = load_module(flow_dir / "defs.py")
     job = module.LinearFlow
     assert job.name == "nightly_pipeline"
     result = job.execute_in_process()
     assert result.success
     run = read_run(flow_dir, run_pathspec(result))
-    assert "env:prod" in run["tags"]
+    assert {"env:prod", "team:ml"} <= set(run["tags"])
+    # The tags reach `init` and every step's task, not only the run.
+    assert run["parameter_user_tags"] == [["env:prod", "team:ml"]]
+    assert set(run["steps"]) == {"start", "double", "end"}
+    for step, tasks in run["steps"].items():
+        for task in tasks:
+            assert {"env:prod", "team:ml"} <= set(task["user_tags"]), (step, task)
 
 
 def test_with_decorator_reaches_every_step(flow_dir: Path) -> None:
@@ -108,6 +164,50 @@ def test_explicit_datastore_root_is_baked(flow_dir: Path, tmp_path: Path) -> Non
     assert not (flow_dir / ".metaflow" / "LinearFlow").exists()
 
 
+def test_default_metadata_and_datastore_from_environment_are_baked(
+    flow_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """METAFLOW_DEFAULT_* and METAFLOW_DATASTORE_SYSROOT_LOCAL at `create` time are
+    baked into the file: a run uses them in an environment without them (or with a
+    different root), and its data lands where a native run with them puts it."""
+    flow = copy_flow("linear_flow.py", flow_dir)
+    sysroot = tmp_path / "sysroot"
+    sysroot.mkdir()
+    env = {
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DEFAULT_DATASTORE": "local",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(sysroot),
+    }
+    create(flow, "defs.py", env=env)
+    module = load_module(flow_dir / "defs.py")
+    assert "--metadata=local" in module.FLOW.top_level_args
+    assert "--datastore=local" in module.FLOW.top_level_args
+    # conftest removed these variables; a different root at run time must not matter.
+    for name in ("METAFLOW_DEFAULT_METADATA", "METAFLOW_DEFAULT_DATASTORE"):
+        assert name not in os.environ
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(decoy))
+    result = module.LinearFlow.execute_in_process()
+    assert result.success
+    pathspec = run_pathspec(result)
+    monkeypatch.delenv("METAFLOW_DATASTORE_SYSROOT_LOCAL")
+    assert list(decoy.iterdir()) == []
+    # A native run with the create-time environment, for where Metaflow keeps runs.
+    run_id_file = flow_dir / "native-run-id"
+    run_cli(
+        [flow.name, "run", "--run-id-file", str(run_id_file)], cwd=flow_dir, env=env
+    )
+    native_dir = sysroot / ".metaflow" / "LinearFlow" / run_id_file.read_text()
+    assert native_dir.is_dir()
+    found = sorted(str(d.relative_to(sysroot)) for d in sysroot.glob("*/*"))
+    assert (native_dir.parent / pathspec.split("/")[1]).is_dir(), found
+    # The Metaflow client, configured like the create-time environment, finds it.
+    run = read_run(flow_dir, pathspec, env=env)
+    assert run["successful"]
+    assert artifacts(run, "double") == [{"value": 84}]
+
+
 def test_failed_step_fails_the_run(flow_dir: Path) -> None:
     flow = copy_flow("failing_flow.py", flow_dir)
     create(flow, "defs.py")
@@ -128,7 +228,8 @@ def test_linter_rejection_writes_nothing(flow_dir: Path) -> None:
     proc = create(flow, "defs.py", check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "middle" in out
+    assert "LintErrorFlow" in out
+    assert "Step middle is missing a self.next() transition" in out
     assert (flow_dir / "defs.py").read_text() == "# keep me\n"
 
 
@@ -172,3 +273,79 @@ def test_every_forkserver_preload_module_imports() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_each_op_logs_its_full_argument_list(flow_dir: Path) -> None:
+    """The `Running: ...` line of every op is the complete command, parseable back
+    into the exact argument list: interpreter, flow file, top-level options, the
+    Metaflow command and all its options."""
+    from metaflow.util import decompress_list
+
+    flow = copy_flow("foreach_flow.py", flow_dir)
+    # The nearest `.metaflow` is the run's datastore root: make it this test's own.
+    root = flow_dir / ".metaflow"
+    root.mkdir()
+    create(flow, "defs.py", "--tag", "env:prod")
+    module = load_module(flow_dir / "defs.py")
+    with DagsterInstance.ephemeral() as instance:
+        result = module.ForeachFlow.execute_in_process(instance=instance)
+        assert result.success
+        commands: dict[str, list[list[str]]] = {}
+        for record in instance.all_logs(result.run_id):
+            if record.user_message.startswith("Running: "):
+                line = record.user_message.removeprefix("Running: ")
+                commands.setdefault(record.step_key, []).append(shlex.split(line))
+    run_id = "dagster-" + result.run_id
+    head = [
+        sys.executable,
+        str(flow),
+        "--quiet",
+        "--metadata=local",
+        "--environment=local",
+        "--datastore=local",
+        "--event-logger=nullSidecarLogger",
+        "--monitor=nullSidecarMonitor",
+        f"--datastore-root={root.resolve()}",
+    ]
+
+    def step(name: str, task: str, inputs: str, *extra: str) -> list[str]:
+        return [
+            *head,
+            *("step", name, "--run-id", run_id, "--task-id", task),
+            *("--retry-count", "0", "--max-user-code-retries", "0"),
+            *("--input-paths", inputs, *extra, "--tag", "env:prod"),
+        ]
+
+    def joined(name: str, task: str, inputs: list[str]) -> list[str]:
+        """A join's command, its compressed --input-paths expanded to the list."""
+        [args] = commands.pop(f"op_{name}")
+        at = args.index("--input-paths") + 1
+        assert decompress_list(args[at]) == inputs
+        args[at] = "<inputs>"
+        assert args == step(name, task, "<inputs>")
+        return args
+
+    init = [*head, "init", "--run-id", run_id, "--task-id", "params"]
+    assert commands.pop("op_start") == [
+        [*init, "--tag", "env:prod"],
+        step("start", "t", f"{run_id}/_parameters/params"),
+    ]
+    for i in range(4):
+        assert commands.pop(f"op_body[{i}]") == [
+            step("body", f"t-{i}", f"{run_id}/start/t", "--split-index", str(i))
+        ]
+        assert commands.pop(f"op_body_more[{i}]") == [
+            step("body_more", f"t-{i}", f"{run_id}/body/t-{i}")
+        ]
+    joined("collect", "t", [f"{run_id}/body_more/t-{i}" for i in range(4)])
+    assert commands.pop("op_single") == [step("single", "t", f"{run_id}/collect/t")]
+    for i in range(3):
+        assert commands.pop(f"op_shout[{i}]") == [
+            step("shout", f"t-{i}", f"{run_id}/single/t", "--split-index", str(i))
+        ]
+    joined("gather", "t", [f"{run_id}/shout/t-{i}" for i in range(3)])
+    assert commands.pop("op_end") == [step("end", "t", f"{run_id}/gather/t")]
+    assert commands == {}
+    # The logged commands are the ones that ran: the tasks exist under those ids.
+    run = read_run(flow_dir, f"ForeachFlow/{run_id}")
+    assert sorted(t["id"] for t in run["steps"]["body"]) == [f"t-{i}" for i in range(4)]

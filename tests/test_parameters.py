@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 from conftest import artifacts, compile_flow, read_run, run_pathspec
-from dagster import DagsterInvalidConfigError
+from dagster import DagsterInstance, DagsterInvalidConfigError
 from dagster._config import ConfigTypeKind
 
 
@@ -113,12 +114,35 @@ def test_missing_required_parameter_is_a_config_error(flow_dir: Path) -> None:
     assert "who" in str(err.value)
 
 
+def metaflow_command(args: list[str]) -> str:
+    """The Metaflow command (`init`, `step`) of a logged command line: the first
+    argument after the interpreter and the flow file that is not an option."""
+    return next(arg for arg in args[2:] if not arg.startswith("-"))
+
+
 def test_parameters_task_created_once_when_start_retries(flow_dir: Path) -> None:
     _, module = compile_flow("retry_start_flow.py", flow_dir)
-    result = module.RetryStartFlow.execute_in_process(
-        run_config={"ops": {"op_start": {"config": {"size": 5}}}}
-    )
-    assert result.success
+    with DagsterInstance.ephemeral() as instance:
+        result = module.RetryStartFlow.execute_in_process(
+            run_config={"ops": {"op_start": {"config": {"size": 5}}}},
+            instance=instance,
+        )
+        assert result.success
+        messages = [
+            r.user_message
+            for r in instance.all_logs(result.run_id)
+            if r.step_key == "op_start"
+        ]
+    # Both attempts of the start op ran, and only the first one ran `init`.
+    commands = [
+        shlex.split(m.removeprefix("Running: "))
+        for m in messages
+        if m.startswith("Running: ")
+    ]
+    assert [metaflow_command(c) for c in commands] == ["init", "step", "step"]
+    assert [c[c.index("--retry-count") + 1] for c in commands[1:]] == ["0", "1"]
+    [again] = [m for m in messages if "not initialising again" in m]
+    assert f"dagster-{result.run_id}/_parameters/params" in again
     run = read_run(flow_dir, run_pathspec(result))
     assert run["parameter_tasks"] == ["params"]
     [start] = run["steps"]["start"]

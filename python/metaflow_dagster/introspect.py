@@ -190,7 +190,11 @@ def _explicit_datastore_root(obj: Any, cli_root: str | None) -> str | None:
         return obj.flow_datastore.datastore_root
     from metaflow.metaflow_config import DATASTORE_SYSROOT_LOCAL
 
-    return cli_root or DATASTORE_SYSROOT_LOCAL or None
+    if cli_root or DATASTORE_SYSROOT_LOCAL:
+        # Resolved as Metaflow resolves it: METAFLOW_DATASTORE_SYSROOT_LOCAL=X means
+        # X/.metaflow, while --datastore-root is taken as it is.
+        return obj.flow_datastore.datastore_root
+    return None
 
 
 def flow_ir(
