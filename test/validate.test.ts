@@ -176,6 +176,48 @@ describe("validate: decorators", () => {
     expect(describeProblem(found[0] ?? { message: "" })).toMatch(new RegExp(`^step 'train', @${name}: `));
   });
 
+  it.each([
+    ["conda", /Conda environment/],
+    ["pypi", /PyPI environment/],
+  ])("refuses @%s unless disabled: Metaflow's runtime swaps the interpreter for it", (name, why) => {
+    const ir = linearIR(["train"]);
+    stepOf(ir, "train").decorators = [deco(name, { packages: { pandas: "2.2.0" }, disabled: null })];
+    const found = problems(ir);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ step: "train", decorator: name });
+    expect(found[0]?.message).toMatch(why);
+    stepOf(ir, "train").decorators = [deco(name, { packages: {}, disabled: true })];
+    expect(problems(ir)).toEqual([]);
+  });
+
+  it.each([
+    ["exit_hook", /after the run ends/],
+    ["airflow_s3_key_sensor", /Airflow/],
+    ["airflow_external_task_sensor", /Airflow/],
+    ["pypi_base", /PyPI environment/],
+    ["conda_base", /Conda environment/],
+  ])("refuses the flow decorator @%s, naming it", (name, why) => {
+    const ir = linearIR(["train"], {
+      flowDecorators: [deco("project", { name: "p" }), deco(name, { disabled: false })],
+    });
+    const found = problems(ir);
+    expect(found).toHaveLength(1);
+    expect(found[0]?.decorator).toBe(name);
+    expect(found[0]?.step).toBeUndefined();
+    expect(found[0]?.message).toMatch(why);
+    expect(describeProblem(found[0] ?? { message: "" })).toMatch(new RegExp(`^@${name}: `));
+  });
+
+  it("refuses an environment other than local, naming the option", () => {
+    for (const env of ["conda", "pypi", "uv"]) {
+      const ir = linearIR([], { deploy: { topLevelArgs: ["--quiet", `--environment=${env}`] } });
+      const found = problems(ir);
+      expect(found).toHaveLength(1);
+      expect(found[0]?.message).toMatch(new RegExp(`^--environment=${env} makes Metaflow choose the interpreter`));
+    }
+    expect(problems(linearIR([], { deploy: { topLevelArgs: ["--environment=local"] } }))).toEqual([]);
+  });
+
   it("reports every refused decorator of every step in one error", () => {
     const ir = linearIR(["a", "b"]);
     stepOf(ir, "a").decorators = [deco("kubernetes")];

@@ -243,6 +243,15 @@ def flow_ir(
             "configs": _configs(flow),
         },
         "automation": _automation(flow),
+        "flowDecorators": [
+            {
+                "name": deco.name,
+                "attributes": _json_safe(dict(deco.attributes)),
+                "staticallyDefined": bool(getattr(deco, "statically_defined", True)),
+            }
+            for name in sorted(flow._flow_decorators)
+            for deco in flow._flow_decorators[name]
+        ],
     }
     _refuse_unpassable_values(ir)
     return ir

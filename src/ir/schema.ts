@@ -186,5 +186,7 @@ export const flowIRSchema = z.object({
   }),
   // Flow decorators that start runs: @schedule, @trigger, @trigger_on_finish.
   automation: automationSchema.default({ schedule: null, events: null, onFinish: null }),
+  // Every flow decorator, by name (sorted), so that none is dropped unnoticed.
+  flowDecorators: z.array(decoratorSchema).default([]),
 });
 export type FlowIR = z.infer<typeof flowIRSchema>;

@@ -32,6 +32,7 @@ export interface FlowOptions {
   deploy?: Partial<FlowIR["deploy"]>;
   flow?: Partial<FlowIR["flow"]>;
   automation?: Partial<FlowIR["automation"]>;
+  flowDecorators?: FlowIR["flowDecorators"];
 }
 
 interface Node {
@@ -173,6 +174,7 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       ...options.deploy,
     },
     automation: { schedule: null, events: null, onFinish: null, ...options.automation },
+    flowDecorators: options.flowDecorators ?? [],
   };
 }
 
