@@ -16,6 +16,8 @@ each op then fails as interrupted.
 # [embedded imports: begin]
 # (dagster.Field, not Field: generated files import pydantic's Field for run config.)
 import contextlib
+import functools
+import itertools
 import os
 import queue
 import signal
@@ -163,8 +165,11 @@ def _drive(
 ) -> Iterator[DagsterEvent]:
     """Start steps as they become ready; pass their events on in the order they come."""
     run_id = job_context.run_id
-    items: queue.Queue[tuple[str, _Item]] = queue.Queue()
-    running: dict[str, threading.Thread] = {}
+    # Each thread's items carry its own number: a retry with no delay can start (same
+    # step key) before the failed attempt's thread has said it is done.
+    items: queue.Queue[tuple[int, tuple[str, _Item]]] = queue.Queue()
+    running: dict[int, tuple[str, threading.Thread]] = {}
+    numbers = itertools.count()
     errors: list[BaseException] = []
     stopping_since: float | None = None
     killed = False
@@ -182,7 +187,7 @@ def _drive(
                 yield DagsterEvent.engine_event(
                     job_context,
                     "Thread executor: the run was terminated; stopping its tasks",
-                    EngineEventData.interrupted(list(running)),
+                    EngineEventData.interrupted(_keys(running)),
                 )
                 stop()
             if stopping_since is None:
@@ -190,13 +195,14 @@ def _drive(
                 yield from active.concurrency_event_iterator(job_context)
                 for step in ready:
                     context = job_context.for_step(step, active.get_known_state())
+                    number = next(numbers)
                     thread = threading.Thread(
                         target=_run_step,
-                        args=(context, items.put),
+                        args=(context, functools.partial(_put_as, items, number)),
                         name=f"metaflow-dagster {step.key}",
                         daemon=True,
                     )
-                    running[step.key] = thread
+                    running[number] = (step.key, thread)
                     thread.start()
             try:
                 batch = [items.get(timeout=0.5)]
@@ -205,13 +211,15 @@ def _drive(
             with contextlib.suppress(queue.Empty):
                 while True:
                     batch.append(items.get_nowait())
-            for key, item in batch:
+            for number, (key, item) in batch:
                 if isinstance(item, DagsterEvent):
                     yield item
                     active.handle_event(item)
                     continue
-                running.pop(key).join()
-                active.verify_complete(job_context, key)
+                running.pop(number)[1].join()
+                if all(k != key for k, _ in running.values()):
+                    # (A newer attempt of the step still running is in flight again.)
+                    active.verify_complete(job_context, key)
                 if item.error is not None:
                     errors.append(item.error)
                     stop()  # as the in-process executor would: raise, run no more
@@ -228,7 +236,7 @@ def _drive(
         # and let the threads record their steps as interrupted before going on.
         stop()
         deadline = time.monotonic() + 2 * KILL_GRACE_SECONDS
-        for thread in running.values():
+        for _, thread in running.values():
             thread.join(timeout=max(deadline - time.monotonic(), 0.0))
             if time.monotonic() > deadline - KILL_GRACE_SECONDS:
                 cancel_run_tasks(run_id, signal.SIGKILL)
@@ -241,6 +249,18 @@ def _drive(
         raise other[0]
     if stopping_since is not None:
         raise DagsterExecutionInterruptedError()
+
+
+def _keys(running: dict[int, tuple[str, threading.Thread]]) -> list[str]:
+    return sorted({key for key, _ in running.values()})
+
+
+def _put_as(
+    items: queue.Queue[tuple[int, tuple[str, _Item]]],
+    number: int,
+    item: tuple[str, _Item],
+) -> None:
+    items.put((number, item))
 
 
 def _run_step(
