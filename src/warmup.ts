@@ -12,6 +12,7 @@ const step = (name: string, type: string, next: string[], inFuncs: string[]) => 
   name,
   next,
   numParallel: 0,
+  parallel: false,
   retries: { error: 0, user: 0 },
   sourceLine: 1,
   splitParents: [],

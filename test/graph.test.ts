@@ -251,6 +251,21 @@ describe("FlowGraph step facts", () => {
     expect(g.closedForeach(g.step("join"))).toBeNull();
   });
 
+  it("counts num_parallel given as an expression (N unknown until run time) the same way", () => {
+    // `self.next(self.train, num_parallel=self.n)`: Metaflow's graph has no number.
+    const ir = flowIR({
+      start: { next: ["train"], foreach: "", step: { foreachParam: null, numParallel: 0, parallel: true } },
+      train: { next: ["join"], step: { decorators: [deco("parallel")] } },
+      join: { next: ["end"], join: true },
+      end: [],
+    });
+    const g = new FlowGraph(ir);
+    expect(g.isForeach(g.step("start"))).toBe(false);
+    expect(g.isParallel(g.step("train"))).toBe(true);
+    expect(g.closedParallel(g.step("join"))?.name).toBe("start");
+    expect(g.closedForeach(g.step("join"))).toBeNull();
+  });
+
   it("finds the foreach a join closes, and only for foreach joins", () => {
     const ir = flowIR({
       start: ["fan", "plain"],

@@ -87,6 +87,8 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
         "numParallel": int(node.num_parallel or 0)
         if isinstance(node.num_parallel, int)
         else 0,
+        # An expression (`num_parallel=self.n`): the number is known only at run time.
+        "parallel": bool(node.parallel_foreach),
         "switchCondition": node.condition,
         "switchCases": [[str(k), v] for k, v in node.switch_cases.items()],
         "decorators": [

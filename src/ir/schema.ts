@@ -55,6 +55,8 @@ export const stepSchema = z.object({
   matchingJoin: z.string().nullable(),
   foreachParam: z.string().nullable(),
   numParallel: z.number().int().nonnegative(),
+  // `num_parallel` was given (as a literal, numParallel > 0, or as an expression).
+  parallel: z.boolean().default(false),
   switchCondition: z.string().nullable(),
   // case value -> target step, in source order.
   switchCases: z.array(z.tuple([z.string(), z.string()])),

@@ -22,7 +22,7 @@ export class FlowGraph {
 
   /** A foreach that fans out into Dagster dynamic outputs (`num_parallel` does not). */
   isForeach(step: StepIR): boolean {
-    return step.type === "foreach" && step.numParallel === 0;
+    return step.type === "foreach" && !parallelForeach(step);
   }
 
   isSwitch(step: StepIR): boolean {
@@ -43,12 +43,12 @@ export class FlowGraph {
   /** The join that closes `num_parallel` (its inputs are the control task's mappers). */
   closedParallel(step: StepIR): StepIR | null {
     const parent = this.matchingSplit(step);
-    return parent !== null && parent.type === "foreach" && parent.numParallel > 0 ? parent : null;
+    return parent !== null && parallelForeach(parent) ? parent : null;
   }
 
   /** A step started by `num_parallel`: its op runs the control task, which starts workers. */
   isParallel(step: StepIR): boolean {
-    return this.inputsOf(step).some((p) => (this.byName.get(p)?.numParallel ?? 0) > 0);
+    return this.inputsOf(step).some((p) => parallelForeach(this.step(p)));
   }
 
   private matchingSplit(step: StepIR): StepIR | null {
@@ -104,4 +104,13 @@ export class FlowGraph {
   hasSwitch(): boolean {
     return this.ir.steps.some((s) => this.isSwitch(s));
   }
+}
+
+/**
+ * `self.next(..., num_parallel=N)`. N may be an expression (`num_parallel=self.n`), which
+ * Metaflow's graph leaves unknown (numParallel 0, parallel true): the runtime reads the
+ * real N from the control task.
+ */
+export function parallelForeach(step: StepIR): boolean {
+  return step.type === "foreach" && (step.parallel || step.numParallel > 0);
 }

@@ -3,7 +3,7 @@ import { pyIdent } from "../emit/printer/index.js";
 import { CompileError } from "../validate/index.js";
 import { fitDagsterName } from "../validate/names.js";
 import { planConfig } from "./config.js";
-import { FlowGraph } from "./graph.js";
+import { FlowGraph, parallelForeach } from "./graph.js";
 import { planRetry } from "./retry.js";
 import type { JobPlan, OpInput, OpKind, OpPlan, StepFacts } from "./types.js";
 import { branchName, Wiring, type Names } from "./wiring.js";
@@ -17,7 +17,8 @@ export function enclosingForeach(ir: FlowIR, step: StepIR): string | null {
 function opDocstring(ir: FlowIR, step: StepIR, graph: FlowGraph): string {
   const parts: string[] = [];
   if (step.type === "foreach") {
-    parts.push(step.numParallel > 0 ? `${step.numParallel} parallel tasks` : `foreach over ${step.foreachParam ?? "?"}`);
+    const parallel = step.numParallel > 0 ? `${step.numParallel} parallel tasks` : "parallel tasks";
+    parts.push(parallelForeach(step) ? parallel : `foreach over ${step.foreachParam ?? "?"}`);
   }
   if (step.type === "split") parts.push(`splits into ${step.next.join(", ")}`);
   if (step.type === "join") parts.push(`joins ${step.inFuncs.join(", ")}`);

@@ -128,6 +128,7 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       matchingJoin: matchingJoin.get(name) ?? null,
       foreachParam: node.foreach,
       numParallel: 0,
+      parallel: false,
       switchCondition: node.switch,
       switchCases,
       decorators: [],
