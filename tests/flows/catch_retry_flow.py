@@ -42,10 +42,15 @@ class CatchRetryFlow(FlowSpec):
 
     @step
     def join(self, inputs):
+        # What @catch stored (a MetaflowExceptionWrapper): exception type and message.
+        caught = {
+            "caught": inputs.caught.caught_problem,
+            "retried": inputs.retried.retried_problem,
+            "killed": inputs.killed.killed_problem,
+        }
         self.problems = {
-            "caught": str(inputs.caught.caught_problem),
-            "retried": str(inputs.retried.retried_problem),
-            "killed": str(inputs.killed.killed_problem),
+            name: {"type": problem.type, "message": problem.exception}
+            for name, problem in caught.items()
         }
         self.next(self.end)
 

@@ -9,6 +9,8 @@ class RetryCountFlow(FlowSpec):
     @step
     def start(self):
         if current.retry_count < 2:
+            # Stored with the failed attempt; the good one has no such artifact.
+            self.doomed = current.retry_count
             raise RuntimeError(f"attempt {current.retry_count} fails on purpose")
         self.seen_retry_count = current.retry_count
         self.next(self.fan)
@@ -17,6 +19,7 @@ class RetryCountFlow(FlowSpec):
     @step
     def fan(self):
         if current.retry_count == 0:
+            self.doomed = current.retry_count
             self.items = [1, 2, 3, 4, 5]
             self.next(self.body, foreach="items")
             raise RuntimeError("fails after choosing five splits")
