@@ -141,15 +141,18 @@ export class Wiring {
    */
   private handle(step: string): string {
     const name = this.names.local(step);
-    const single = !this.graph.isSwitch(this.graph.step(step)) || this.exitFor(step, this.graph.step(step)).attr === null;
-    return this.emitsGuard(step) && single ? `${name}.result` : name;
+    return this.emitsGuard(step) && !this.hasBranchOutputs(step) ? `${name}.result` : name;
+  }
+
+  // A switch with one branch out (a loop's exit) has a single, unnamed output.
+  private hasBranchOutputs(step: string): boolean {
+    const producer = this.graph.step(step);
+    return this.graph.isSwitch(producer) && new Set(producer.next.filter((t) => t !== step)).size > 1;
   }
 
   /** What `consumer` reads of `p`: its output, or (a switch) the branch leading there. */
   private exitFor(p: string, consumer: StepIR): Exit {
-    const producer = this.graph.step(p);
-    // A switch with one branch out (a loop's exit) has a single, unnamed output.
-    if (this.graph.isSwitch(producer) && new Set(producer.next.filter((t) => t !== p)).size > 1) {
+    if (this.hasBranchOutputs(p)) {
       const attr = branchName(consumer.name);
       return { key: `${p}.${attr}`, producer: p, attr };
     }
