@@ -80,7 +80,30 @@ class DagsterDeployer(DeployerImpl):
         """
         from .deployer_objects import DagsterDeployedFlow
 
-        return self._create(DagsterDeployedFlow, **kwargs)
+        try:
+            return self._create(DagsterDeployedFlow, **kwargs)
+        except RuntimeError as exc:
+            raise RuntimeError(self._failure_message(str(exc))) from exc
+
+    def _failure_message(self, message: str) -> str:
+        """Metaflow's message for a failed `create`, with the command's whole output.
+
+        Metaflow builds it as soon as the process has exited, from log files that
+        threads are still copying the process's output into (written in full only when
+        they reach end of input): under load the message came without the reason. Wait
+        for those threads, then build it again.
+        """
+        from metaflow.runner.utils import make_process_error_message
+
+        commands = list(self.spm.commands.values())
+        if not commands:
+            return message
+        command = commands[-1]
+        for name in ("stdout_thread", "stderr_thread"):
+            thread = getattr(command, name, None)
+            if thread is not None:
+                thread.join(timeout=10)
+        return make_process_error_message(command)
 
 
 _addl_stubgen_modules = ["metaflow_dagster.deployer_objects"]
