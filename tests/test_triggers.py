@@ -39,7 +39,8 @@ def tick(
 
 
 def publish(instance: Any, event: str, **payload: Any) -> None:
-    """Publish a Metaflow event the Dagster-native way (see docs/decorators.md)."""
+    """Publish a Metaflow event the Dagster-native way (see the README's "Publishing a
+    Metaflow event to Dagster")."""
     instance.report_runless_asset_event(
         AssetMaterialization(
             asset_key=AssetKey(["metaflow_event", event]), metadata=payload
@@ -107,6 +108,46 @@ def test_trigger_on_finish(flow_dir: Path, instance: Any) -> None:
     # Launched by hand, there is no trigger, as under `python flow.py run`.
     manual = down.DownstreamFlow.execute_in_process(instance=instance)
     assert start_artifacts(flow_dir, manual)["seen"] is None
+
+
+def test_trigger_on_finish_of_several_flows_waits_for_each(
+    flow_dir: Path, instance: Any
+) -> None:
+    """With `flows=[...]`, a run starts once each upstream flow finished since the last
+    one (the latest run of each), and the run sees all of them as `current.trigger`."""
+    create(copy_flow("upstream_flow.py", flow_dir), "up.py")
+    create(copy_flow("other_upstream_flow.py", flow_dir), "other.py")
+    create(copy_flow("join_downstream_flow.py", flow_dir), "joined.py")
+    up, other = load_module(flow_dir / "up.py"), load_module(flow_dir / "other.py")
+    joined = load_module(flow_dir / "joined.py")
+    assert joined.FLOW.trigger_on_finish == (
+        up.UpstreamFlow.name,
+        other.OtherUpstreamFlow.name,
+    )
+    [sensor] = joined.defs.get_repository_def().sensor_defs
+    requests, cursor = tick(sensor, instance, None)
+    assert requests == []
+
+    # One upstream flow alone (even twice) starts nothing.
+    assert up.UpstreamFlow.execute_in_process(instance=instance).success
+    latest_up = up.UpstreamFlow.execute_in_process(instance=instance)
+    requests, cursor = tick(sensor, instance, cursor)
+    assert requests == []
+    # The other one completes the set: one run, keyed by both upstream runs.
+    other_run = other.OtherUpstreamFlow.execute_in_process(instance=instance)
+    requests, cursor = tick(sensor, instance, cursor)
+    both = f"{run_pathspec(latest_up)} {run_pathspec(other_run)}"
+    assert [(r.run_key, r.tags["metaflow/trigger"]) for r in requests] == [(both, both)]
+    assert tick(sensor, instance, cursor)[0] == []
+
+    result = joined.JoinDownstreamFlow.execute_in_process(
+        instance=instance, tags=requests[0].tags, run_config=requests[0].run_config
+    )
+    assert result.success
+    runs = read_run(flow_dir, run_pathspec(result))["steps"]["start"][0]
+    assert runs["artifacts"]["runs"] == sorted(
+        [run_pathspec(latest_up), run_pathspec(other_run)]
+    )
 
 
 # ---------------------------------------------------------------------------------
