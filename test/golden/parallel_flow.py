@@ -69,6 +69,7 @@ from dagster._core.execution.plan.instance_concurrency_context import (
 )
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode, get_retries_config
+from dagster._core.execution.tags import get_tag_concurrency_limits_config
 from dagster._core.executor.base import Executor
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 
@@ -1667,6 +1668,9 @@ def thread_executor(flow: FlowInfo, max_concurrent: int) -> ExecutorDefinition:
                 description="How many ops (Metaflow tasks) run at once.",
             ),
             "retries": get_retries_config(),
+            # As the multiprocess executor's: e.g. one op with a GPU at a time, by the
+            # `metaflow/resources.gpu` tag @resources gives ops.
+            "tag_concurrency_limits": get_tag_concurrency_limits_config(),
         },
     )
     def threads(init_context: InitExecutorContext) -> Executor:
@@ -1674,16 +1678,24 @@ def thread_executor(flow: FlowInfo, max_concurrent: int) -> ExecutorDefinition:
         config = init_context.executor_config
         retries = RetryMode.from_config(config["retries"])
         assert retries is not None
-        return _ThreadExecutor(flow, retries, int(config["max_concurrent"]))
+        limits = config.get("tag_concurrency_limits")
+        return _ThreadExecutor(flow, retries, int(config["max_concurrent"]), limits)
 
     return threads
 
 
 class _ThreadExecutor(Executor):
-    def __init__(self, flow: FlowInfo, retries: RetryMode, max_concurrent: int) -> None:
+    def __init__(
+        self,
+        flow: FlowInfo,
+        retries: RetryMode,
+        max_concurrent: int,
+        tag_concurrency_limits: list[dict[str, Any]] | None,
+    ) -> None:
         self._flow = flow
         self._retries = retries
         self._max_concurrent = max(max_concurrent, 1)
+        self._tag_concurrency_limits = tag_concurrency_limits
 
     @property
     def retries(self) -> RetryMode:
@@ -1716,6 +1728,7 @@ class _ThreadExecutor(Executor):
                 execution_plan.start(
                     retry_mode=job_context.retry_mode,
                     max_concurrent=limit,
+                    tag_concurrency_limits=self._tag_concurrency_limits,
                     instance_concurrency_context=concurrency,
                     step_dependency_config=job_context.step_dependency_config,
                 ) as active,
