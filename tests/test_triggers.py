@@ -14,11 +14,14 @@ from dagster import (
     AssetMaterialization,
     DagsterInstance,
     DefaultSensorStatus,
+    ReexecutionOptions,
     RunRequest,
     build_sensor_context,
+    execute_job,
     job,
     op,
 )
+from dagster._core.definitions.reconstruct import ReconstructableJob
 
 
 @pytest.fixture
@@ -148,6 +151,70 @@ def test_trigger_on_finish_of_several_flows_waits_for_each(
     assert runs["artifacts"]["runs"] == sorted(
         [run_pathspec(latest_up), run_pathspec(other_run)]
     )
+
+
+FLAKY_UPSTREAM = """
+import os
+
+from metaflow import FlowSpec, Parameter, project, step
+
+
+@project(name="mfd_trig")
+class UpstreamFlow(FlowSpec):
+    fail = Parameter("fail", default=False, type=bool)
+
+    @step
+    def start(self):
+        if os.path.exists("fail.marker"):
+            raise RuntimeError("failing while fail.marker exists")
+        self.value = 41
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    UpstreamFlow()
+"""
+
+
+def test_trigger_on_finish_keys_a_reexecuted_upstream_run_by_its_metaflow_run(
+    flow_dir: Path, instance: Any
+) -> None:
+    """An upstream run that failed, then succeeded when re-executed from failure, is
+    one Metaflow run: the run it triggers is keyed and tagged by that run (the daemon
+    never starts two runs with one key), not by the re-execution's Dagster run."""
+    (flow_dir / "upstream_flow.py").write_text(FLAKY_UPSTREAM)
+    create(flow_dir / "upstream_flow.py", "up.py")
+    create(copy_flow("downstream_flow.py", flow_dir), "down.py")
+    down = load_module(flow_dir / "down.py")
+    [sensor] = down.defs.get_repository_def().sensor_defs
+    cursor = tick(sensor, instance, None)[1]
+
+    marker = flow_dir / "fail.marker"
+    marker.write_text("")
+    job = ReconstructableJob.for_file(str(flow_dir / "up.py"), "UpstreamFlow")
+    with execute_job(job, instance=instance, raise_on_error=False) as first:
+        assert not first.success
+        first_id = first.run_id
+    assert tick(sensor, instance, cursor)[0] == []
+    marker.unlink()
+    options = ReexecutionOptions.from_failure(first_id, instance)
+    with execute_job(job, instance=instance, reexecution_options=options) as again:
+        assert again.success
+        assert again.run_id != first_id
+    requests, cursor = tick(sensor, instance, cursor)
+    metaflow_run = f"UpstreamFlow/dagster-{first_id}"
+    assert [(r.run_key, r.tags["metaflow/trigger"]) for r in requests] == [
+        (metaflow_run, metaflow_run)
+    ]
+    result = down.DownstreamFlow.execute_in_process(
+        instance=instance, tags=requests[0].tags, run_config=requests[0].run_config
+    )
+    assert result.success
+    assert start_artifacts(flow_dir, result)["seen"]["run"] == metaflow_run
 
 
 # ---------------------------------------------------------------------------------
