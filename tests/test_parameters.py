@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import artifacts, compile_flow, read_run, run_pathspec
+from conftest import artifacts, compile_flow, native_run, read_run, run_pathspec
 from dagster import DagsterInstance, DagsterInvalidConfigError
 from dagster._config import ConfigTypeKind
 
@@ -150,3 +150,38 @@ def test_parameters_task_created_once_when_start_retries(flow_dir: Path) -> None
     assert start["artifacts"]["doubled"] == 10
     assert start["artifacts"]["attempt_seen"] == 1
     assert json.dumps(run["successful"]) == "true"
+
+
+def test_include_file_default_is_stored_at_create_and_a_path_is_read_at_launch(
+    flow_dir: Path,
+) -> None:
+    """An IncludeFile's default is stored in the datastore by `create` (as Metaflow's
+    schedulers store it on deploy); a path given at launch is read, relative to the
+    flow's directory, and stored when the run starts, as `python flow.py run` does."""
+    table = flow_dir / "table.csv"
+    table.write_text("a,b\n1,2\n")
+    flow, module = compile_flow("include_file_flow.py", flow_dir)
+    default = module.StartConfig.model_fields["table"].default
+    assert json.loads(default)["type"].startswith("uploader")
+    table.write_text("a,b\n1,2\n3,4\n")
+    # The default: the file as it was at create time.
+    result = module.IncludeFileFlow.execute_in_process()
+    run = read_run(flow_dir, run_pathspec(result))
+    assert artifacts(run, "start")[0]["rows"] == [["a", "b"], ["1", "2"]]
+    # A path: the file as it is now, as a native run reads it.
+    result = module.IncludeFileFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": {"table": "table.csv"}}}}
+    )
+    run = read_run(flow_dir, run_pathspec(result))
+    native = read_run(flow_dir, native_run(flow))
+    rows = [["a", "b"], ["1", "2"], ["3", "4"]]
+    assert artifacts(run, "start")[0]["rows"] == rows
+    assert artifacts(native, "start")[0]["rows"] == rows
+    # An absolute path.
+    other = flow_dir.parent / "other.csv"
+    other.write_text("x\n")
+    result = module.IncludeFileFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": {"table": str(other)}}}}
+    )
+    run = read_run(flow_dir, run_pathspec(result))
+    assert artifacts(run, "start")[0]["rows"] == [["x"]]

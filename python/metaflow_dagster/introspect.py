@@ -109,11 +109,17 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
 
 
 def _parameter_type(flow_name: str, name: str, param: Any) -> str:
+    from metaflow.includefile import FilePathClass
     from metaflow.parameters import JSONTypeClass
 
     kind = param.kwargs.get("type")
     if isinstance(kind, JSONTypeClass):
         return "json"
+    if isinstance(kind, FilePathClass):
+        # IncludeFile. As Metaflow's schedulers do at deploy time, evaluating its
+        # default (below) stores the file in the datastore: the default is then that
+        # snapshot's descriptor. A path given at launch is read and stored by `init`.
+        return "file"
     for python_type, label in ((bool, "bool"), (int, "int"), (float, "float")):
         if kind is python_type:
             return label
@@ -121,7 +127,8 @@ def _parameter_type(flow_name: str, name: str, param: Any) -> str:
         return "str"
     raise IntrospectionError(
         f"Flow {flow_name}: parameter {name!r} has type {kind!r}, which the Dagster "
-        "integration cannot pass yet (supported: str, int, float, bool, JSON)."
+        "integration cannot pass yet (supported: str, int, float, bool, JSON, "
+        "IncludeFile)."
     )
 
 

@@ -74,7 +74,10 @@ export const stepSchema = z.object({
 });
 export type StepIR = z.infer<typeof stepSchema>;
 
-export const parameterTypes = ["str", "int", "float", "bool", "json"] as const;
+// `file`: an IncludeFile. Its value is the descriptor of a file already in the datastore
+// (its default: stored at create time, as Metaflow's schedulers do), or a path that
+// `init` reads (relative to the flow's directory) and stores when the run starts.
+export const parameterTypes = ["str", "int", "float", "bool", "json", "file"] as const;
 export type ParameterType = (typeof parameterTypes)[number];
 
 export const parameterSchema = z.object({

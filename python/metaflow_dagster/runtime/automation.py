@@ -165,7 +165,7 @@ def _event_parameters(flow: FlowInfo, pending: Mapping[str, Any]) -> dict[str, A
                 value = value.lower() in ("true", "1", "yes")
             elif kind == "bool":
                 value = bool(value)
-            elif kind == "str":
+            elif kind in ("str", "file"):
                 value = value if isinstance(value, str) else json.dumps(value)
             config[param] = value
     return config

@@ -120,7 +120,7 @@ class FlowInfo:
     tags: tuple[str, ...] = ()
     namespace: str | None = None
     owner: str | None = None
-    # Parameter name -> type ("str", "int", "float", "bool", "json").
+    # Parameter name -> type ("str", "int", "float", "bool", "json", "file": a path).
     parameters: Mapping[str, str] = field(default_factory=dict)
     # Fast launch: tasks may fork from the op process (see warm.py) instead of starting
     # a new interpreter, where that is indistinguishable.

@@ -8,6 +8,7 @@ const ANNOTATION: Record<ParameterIR["type"], string> = {
   float: "float",
   bool: "bool",
   json: "Any",
+  file: "str",
 };
 
 function defaultValue(param: ParameterIR): PyValue {
