@@ -186,7 +186,7 @@ class FlowInfo:
     tags: tuple[str, ...] = ()
     namespace: str | None = None
     owner: str | None = None
-    # Parameter name -> type ("str", "int", "float", "bool", "json").
+    # Parameter name -> type ("str", "int", "float", "bool", "json", "file": a path).
     parameters: Mapping[str, str] = field(default_factory=dict)
     # Fast launch: tasks may fork from the op process (see warm.py) instead of starting
     # a new interpreter, where that is indistinguishable.
@@ -2460,7 +2460,7 @@ def _event_parameters(flow: FlowInfo, pending: Mapping[str, Any]) -> dict[str, A
                 value = value.lower() in ("true", "1", "yes")
             elif kind == "bool":
                 value = bool(value)
-            elif kind == "str":
+            elif kind in ("str", "file"):
                 value = value if isinstance(value, str) else json.dumps(value)
             config[param] = value
     return config
