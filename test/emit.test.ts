@@ -458,6 +458,15 @@ describe("emitted Config", () => {
     );
   });
 
+  it("types an IncludeFile as text: a stored file's descriptor, or a path", () => {
+    const descriptor = '{"type": "uploader-v2", "url": "local:///d/Flow/abc"}';
+    const ir = linearIR([], { parameters: [param("table", { type: "file", default: descriptor })] });
+    const source = compile(ir, RUNTIME);
+    // (The printer quotes with ' when the text holds ", as ruff's formatter does.)
+    expect(lines(source)).toContain(`    table: str = Field(default='${descriptor}')`);
+    expect(generated(source)).toContain('    parameters={"table": "file"},\n');
+  });
+
   it("writes a required parameter without a default as a bare Field()", () => {
     const ir = linearIR([], { parameters: [param("who", { required: true, hasDefault: false, default: null })] });
     expect(lines(compile(ir, RUNTIME))).toContain("    who: str = Field()");
