@@ -229,15 +229,17 @@ if __name__ == "__main__":
 
 
 def start_multiprocess_run(
-    defs: Path, job_name: str, home: Path
+    defs: Path, job_name: str, home: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """Start executing the job in a new process (see multiprocess_run)."""
+    """Start executing the job in a new process (see multiprocess_run), with `env`
+    added to its environment."""
     home.mkdir(exist_ok=True)
     runner = home / "execute.py"
     runner.write_text(_EXECUTE)
     return subprocess.Popen(
         [sys.executable, str(runner), str(defs), job_name, str(home)],
         cwd=defs.parent,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -252,11 +254,13 @@ def multiprocess_result(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return dict(json.loads(lines[-1][len("RESULT ") :]))
 
 
-def multiprocess_run(defs: Path, job_name: str, home: Path) -> dict[str, Any]:
+def multiprocess_run(
+    defs: Path, job_name: str, home: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Execute the job in a new process, as `dagster dev`'s run worker does: the
     multiprocess executor's fork server then starts with this test's environment (in
     a long-lived process it keeps the environment it first started with)."""
-    return multiprocess_result(start_multiprocess_run(defs, job_name, home))
+    return multiprocess_result(start_multiprocess_run(defs, job_name, home, env))
 
 
 def is_launcher(cmdline: bytes) -> bool:
