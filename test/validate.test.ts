@@ -176,46 +176,61 @@ describe("validate: decorators", () => {
     expect(describeProblem(found[0] ?? { message: "" })).toMatch(new RegExp(`^step 'train', @${name}: `));
   });
 
-  it.each([
-    ["conda", /Conda environment/],
-    ["pypi", /PyPI environment/],
-  ])("refuses @%s unless disabled: Metaflow's runtime swaps the interpreter for it", (name, why) => {
+  it.each(["conda", "pypi"])("refuses @%s unless disabled: Metaflow's runtime swaps the interpreter for it", (name) => {
     const ir = linearIR(["train"]);
     stepOf(ir, "train").decorators = [deco(name, { packages: { pandas: "2.2.0" }, disabled: null })];
     const found = problems(ir);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ step: "train", decorator: name });
-    expect(found[0]?.message).toMatch(why);
+    expect(found[0]?.message).toMatch(/environment Metaflow resolves and bootstraps/);
     stepOf(ir, "train").decorators = [deco(name, { packages: {}, disabled: true })];
     expect(problems(ir)).toEqual([]);
   });
 
-  it.each([
-    ["exit_hook", /after the run ends/],
-    ["airflow_s3_key_sensor", /Airflow/],
-    ["airflow_external_task_sensor", /Airflow/],
-    ["pypi_base", /PyPI environment/],
-    ["conda_base", /Conda environment/],
-  ])("refuses the flow decorator @%s, naming it", (name, why) => {
+  it("refuses a step decorator that hooks into Metaflow's own runtime, unless the ops reproduce it", () => {
+    // An extension's remote-compute decorator (as @nvidia or @snowpark are) works
+    // through runtime hooks an op never calls.
+    const ir = linearIR(["train"]);
+    const remote = { ...deco("nvidia", { gpu: 1 }), runtimeHooks: ["runtime_init", "runtime_step_cli"] };
+    stepOf(ir, "train").decorators = [remote];
+    const found = problems(ir);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ step: "train", decorator: "nvidia" });
+    expect(found[0]?.message).toMatch(/Metaflow's own runtime \(runtime_init, runtime_step_cli\)/);
+    for (const handled of ["environment", "parallel"]) {
+      stepOf(ir, "train").decorators = [{ ...deco(handled), runtimeHooks: ["runtime_step_cli"] }];
+      expect(problems(ir)).toEqual([]);
+    }
+  });
+
+  it("refuses @exit_hook, naming it; other flow decorators pass", () => {
     const ir = linearIR(["train"], {
-      flowDecorators: [deco("project", { name: "p" }), deco(name, { disabled: false })],
+      flowDecorators: [deco("project", { name: "p" }), deco("airflow_s3_key_sensor"), deco("exit_hook")],
     });
     const found = problems(ir);
     expect(found).toHaveLength(1);
-    expect(found[0]?.decorator).toBe(name);
+    expect(found[0]?.decorator).toBe("exit_hook");
     expect(found[0]?.step).toBeUndefined();
-    expect(found[0]?.message).toMatch(why);
-    expect(describeProblem(found[0] ?? { message: "" })).toMatch(new RegExp(`^@${name}: `));
+    expect(describeProblem(found[0] ?? { message: "" })).toMatch(/^@exit_hook: .*after the run ends/);
   });
 
-  it("refuses an environment other than local, naming the option", () => {
-    for (const env of ["conda", "pypi", "uv"]) {
-      const ir = linearIR([], { deploy: { topLevelArgs: ["--quiet", `--environment=${env}`] } });
-      const found = problems(ir);
-      expect(found).toHaveLength(1);
-      expect(found[0]?.message).toMatch(new RegExp(`^--environment=${env} makes Metaflow choose the interpreter`));
+  it("accepts environments that keep the runtime's Python, and conda/pypi only with every step disabled", () => {
+    const withEnv = (env: string): FlowIR => linearIR(["a"], { deploy: { topLevelArgs: ["--quiet", `--environment=${env}`] } });
+    expect(problems(withEnv("local"))).toEqual([]);
+    expect(problems(withEnv("uv"))).toEqual([]);
+    const unknown = problems(withEnv("nix"));
+    expect(unknown).toHaveLength(1);
+    expect(unknown[0]?.message).toMatch(/^--environment=nix may make Metaflow choose the interpreter/);
+    for (const env of ["conda", "pypi"]) {
+      const ir = withEnv(env);
+      // Metaflow gives every step the environment's decorator.
+      for (const step of ir.steps) step.decorators = [deco(env, { disabled: true })];
+      expect(problems(ir)).toEqual([]);
+      stepOf(ir, "a").decorators = [deco(env, { disabled: false })];
+      expect(problems(ir).map((p) => [p.step, p.decorator])).toEqual([["a", env]]);
+      stepOf(ir, "a").decorators = [];
+      expect(problems(ir).map((p) => p.step)).toEqual(["a"]);
     }
-    expect(problems(linearIR([], { deploy: { topLevelArgs: ["--environment=local"] } }))).toEqual([]);
   });
 
   it("reports every refused decorator of every step in one error", () => {

@@ -80,9 +80,12 @@ class DagsterDeployer(DeployerImpl):
         """
         from .deployer_objects import DagsterDeployedFlow
 
+        started = len(self.spm.commands)
         try:
             return self._create(DagsterDeployedFlow, **kwargs)
         except RuntimeError as exc:
+            if len(self.spm.commands) == started:
+                raise  # it failed before starting `create`
             raise RuntimeError(self._failure_message(str(exc))) from exc
 
     def _failure_message(self, message: str) -> str:
@@ -95,15 +98,15 @@ class DagsterDeployer(DeployerImpl):
         """
         from metaflow.runner.utils import make_process_error_message
 
-        commands = list(self.spm.commands.values())
-        if not commands:
-            return message
-        command = commands[-1]
+        command = list(self.spm.commands.values())[-1]
+        if command.process.poll() is None:
+            return message  # still running (a timeout): its output is not complete
         for name in ("stdout_thread", "stderr_thread"):
             thread = getattr(command, name, None)
             if thread is not None:
                 thread.join(timeout=10)
-        return make_process_error_message(command)
+        head = f"Error deploying {self.flow_file} to {self.TYPE}."
+        return f"{head}\n{make_process_error_message(command)}"
 
 
 _addl_stubgen_modules = ["metaflow_dagster.deployer_objects"]

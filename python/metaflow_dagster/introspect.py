@@ -96,6 +96,7 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
                 "name": deco.name,
                 "attributes": _json_safe(dict(deco.attributes)),
                 "staticallyDefined": bool(deco.statically_defined),
+                "runtimeHooks": _runtime_hooks(deco),
             }
             for deco in decos
         ],
@@ -106,6 +107,22 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
         "doc": node.doc or None,
         "sourceLine": node.func_lineno,
     }
+
+
+# Hooks Metaflow's own runtime (`python flow.py run`) calls around a task, outside it;
+# a Dagster op runs the task's `step` command and calls none of them.
+RUNTIME_HOOKS = ("runtime_init", "runtime_task_created", "runtime_step_cli")
+
+
+def _runtime_hooks(deco: Any) -> list[str]:
+    """The runtime hooks a step decorator implements (the compiler decides on them)."""
+    from metaflow.decorators import StepDecorator
+
+    return [
+        hook
+        for hook in RUNTIME_HOOKS
+        if getattr(type(deco), hook, None) is not getattr(StepDecorator, hook)
+    ]
 
 
 def _parameter_type(flow_name: str, name: str, param: Any) -> str:
@@ -201,8 +218,9 @@ def _explicit_datastore_root(obj: Any, cli_root: str | None) -> str | None:
 
     if cli_root or DATASTORE_SYSROOT_LOCAL:
         # Resolved as Metaflow resolves it: METAFLOW_DATASTORE_SYSROOT_LOCAL=X means
-        # X/.metaflow, while --datastore-root is taken as it is.
-        return obj.flow_datastore.datastore_root
+        # X/.metaflow, while --datastore-root is taken as it is; a relative one from
+        # here (tasks and ops run from elsewhere).
+        return os.path.abspath(obj.flow_datastore.datastore_root)
     return None
 
 

@@ -39,6 +39,9 @@ export const decoratorSchema = z.object({
   attributes: z.record(z.string(), jsonValue),
   // False when attached at deploy time (`--with`); those are forwarded to every task.
   staticallyDefined: z.boolean(),
+  // Hooks of Metaflow's own runtime the decorator implements (runtime_init,
+  // runtime_task_created, runtime_step_cli): called outside the task, so not by an op.
+  runtimeHooks: z.array(z.string()).default([]),
 });
 export type DecoratorIR = z.infer<typeof decoratorSchema>;
 

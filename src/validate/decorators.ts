@@ -1,5 +1,7 @@
-import type { DecoratorIR, FlowIR } from "../ir/index.js";
+import type { DecoratorIR, FlowIR, StepIR } from "../ir/index.js";
 import type { Problem } from "./errors.js";
+
+const UNSUPPORTED = "which this version cannot orchestrate from Dagster";
 
 // These move the task to other compute from inside Metaflow's own runtime; run as a
 // plain `step` command they would silently run on the Dagster worker instead.
@@ -9,23 +11,21 @@ const REMOTE_COMPUTE: Record<string, string> = {
   slurm: "runs the step on Slurm",
 };
 
-// Metaflow's runtime swaps the interpreter for these (its runtime_step_cli hook); a plain
-// `step` command would silently run the task with the Dagster worker's Python instead.
-const INTERPRETER: Record<string, string> = {
-  conda: "runs the step in a Conda environment Metaflow resolves and bootstraps",
-  pypi: "runs the step in a PyPI environment Metaflow resolves and bootstraps",
-  conda_base: "runs every step in a Conda environment Metaflow resolves and bootstraps",
-  pypi_base: "runs every step in a PyPI environment Metaflow resolves and bootstraps",
-};
+// Metaflow's runtime swaps the interpreter for these (its runtime_step_cli hook), unless
+// they are disabled; a plain `step` command would run the task with the worker's Python.
+const INTERPRETER = new Set(["conda", "pypi"]);
 
-// Flow decorators acted on by a runtime or scheduler other than the task itself.
+// Runtime hooks the generated ops reproduce: @environment's variables are set around
+// the task, and @parallel's control task starts its workers as the local runtime does.
+const HOOKS_HANDLED = new Set(["environment", "parallel", "pytorch_parallel"]);
+
+// Environments whose tasks run with the same Python as the runtime (`uv` changes only
+// remote tasks); `conda` and `pypi` depend on their step decorators (see above).
+const SAME_INTERPRETER = new Set(["local", "uv"]);
+
 const FLOW_ONLY: Record<string, string> = {
   exit_hook: "runs functions after the run ends, which Metaflow's own runtime does; this version has no run-level hook in Dagster and would silently skip them",
-  airflow_external_task_sensor: "is a sensor of Airflow's and has no meaning in Dagster",
-  airflow_s3_key_sensor: "is a sensor of Airflow's and has no meaning in Dagster",
 };
-
-const UNSUPPORTED = "which this version cannot orchestrate from Dagster";
 
 // `disabled=True` turns an environment decorator off; Metaflow then runs the step as is.
 function disabled(deco: DecoratorIR): boolean {
@@ -37,33 +37,49 @@ function environmentType(ir: FlowIR): string {
   return arg === undefined ? "local" : arg.slice("--environment=".length);
 }
 
-/** Decorators whose behaviour this integration cannot honour are refused, by name. */
-export function checkDecorators(ir: FlowIR): Problem[] {
+function stepProblems(step: StepIR): Problem[] {
   const problems: Problem[] = [];
-  for (const step of ir.steps) {
-    for (const deco of step.decorators) {
-      const remote = REMOTE_COMPUTE[deco.name];
-      if (remote !== undefined) {
+  for (const deco of step.decorators) {
+    const at = { step: step.name, decorator: deco.name };
+    const remote = REMOTE_COMPUTE[deco.name];
+    if (remote !== undefined) {
+      problems.push({ ...at, message: `${remote}, ${UNSUPPORTED}; it would silently run locally instead` });
+    } else if (INTERPRETER.has(deco.name)) {
+      if (!disabled(deco)) {
         problems.push({
-          step: step.name,
-          decorator: deco.name,
-          message: `${remote}, ${UNSUPPORTED}; it would silently run locally instead`,
+          ...at,
+          message: `runs the step in an environment Metaflow resolves and bootstraps, ${UNSUPPORTED}; the step would run with the Dagster worker's Python (disabled=True is accepted)`,
         });
       }
-      const interpreter = INTERPRETER[deco.name];
-      if (interpreter !== undefined && !disabled(deco)) {
-        problems.push({ step: step.name, decorator: deco.name, message: `${interpreter}, ${UNSUPPORTED}` });
-      }
+    } else if (deco.runtimeHooks.length > 0 && !HOOKS_HANDLED.has(deco.name)) {
+      problems.push({
+        ...at,
+        message: `hooks into Metaflow's own runtime (${deco.runtimeHooks.join(", ")}), outside the task, ${UNSUPPORTED}; the step would not run as under 'python flow.py run'`,
+      });
     }
   }
+  return problems;
+}
+
+/** Decorators whose behaviour this integration cannot honour are refused, by name. */
+export function checkDecorators(ir: FlowIR): Problem[] {
+  const problems = ir.steps.flatMap(stepProblems);
   for (const deco of ir.flowDecorators) {
-    const why = FLOW_ONLY[deco.name] ?? (disabled(deco) ? undefined : INTERPRETER[deco.name]);
+    const why = FLOW_ONLY[deco.name];
     if (why !== undefined) problems.push({ decorator: deco.name, message: `${why}, ${UNSUPPORTED}` });
   }
   const environment = environmentType(ir);
-  if (environment !== "local") {
+  if (INTERPRETER.has(environment)) {
+    // Each step has its environment's decorator (Metaflow adds it); without one, say so.
+    for (const step of ir.steps.filter((s) => !s.decorators.some((d) => INTERPRETER.has(d.name)))) {
+      problems.push({
+        step: step.name,
+        message: `--environment=${environment} without @${environment} on this step: Metaflow's runtime would choose its interpreter, ${UNSUPPORTED}`,
+      });
+    }
+  } else if (!SAME_INTERPRETER.has(environment)) {
     problems.push({
-      message: `--environment=${environment} makes Metaflow choose the interpreter each task runs in, ${UNSUPPORTED}; tasks would run with the Dagster worker's Python`,
+      message: `--environment=${environment} may make Metaflow choose the interpreter each task runs in, ${UNSUPPORTED}; tasks would run with the Dagster worker's Python`,
     });
   }
   return problems;

@@ -205,7 +205,7 @@ export function param(name: string, overrides: Partial<ParameterIR> = {}): Param
 }
 
 export function deco(name: string, attributes: Record<string, JsonValue> = {}): DecoratorIR {
-  return { name, attributes, staticallyDefined: true };
+  return { name, attributes, staticallyDefined: true, runtimeHooks: [] };
 }
 
 /** The step of `ir` called `name` (throws if there is none). */
