@@ -164,6 +164,19 @@ def test_explicit_datastore_root_is_baked(flow_dir: Path, tmp_path: Path) -> Non
     assert not (flow_dir / ".metaflow" / "LinearFlow").exists()
 
 
+def test_relative_datastore_root_is_baked_absolute(flow_dir: Path) -> None:
+    """A relative --datastore-root means the directory under create's working
+    directory: baked absolute, so ops reading the datastore from elsewhere agree."""
+    flow = copy_flow("foreach_flow.py", flow_dir)
+    create(flow, "defs.py", top=("--datastore=local", "--datastore-root=rel-ds"))
+    module = load_module(flow_dir / "defs.py")
+    assert module.FLOW.datastore_root == str(flow_dir / "rel-ds")
+    # This process runs from elsewhere; the foreach op reads its splits from the root.
+    assert Path.cwd() != flow_dir
+    assert module.ForeachFlow.execute_in_process().success
+    assert (flow_dir / "rel-ds" / "ForeachFlow").is_dir()
+
+
 def test_default_metadata_and_datastore_from_environment_are_baked(
     flow_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
