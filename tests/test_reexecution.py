@@ -49,3 +49,44 @@ def test_reexecution_from_failure_resumes_the_metaflow_run(
     native = read_run(flow_dir, native_run(flow))
     assert comparable(run) == comparable(native)
     assert run["steps"]["end"][0]["artifacts"]["total"] == 63
+
+
+def test_reexecution_of_a_guarded_switch_flow(flow_dir: Path, tmp_path: Path) -> None:
+    """The start op of a flow with a switch also emits the end op's guard output: a
+    re-execution loads both of its outputs from the failed run, runs only the failed
+    branch and what follows, and the end op (guarded) runs."""
+    flow, module = compile_flow("resume_switch_flow.py", flow_dir)
+    assert {o.name for o in module.op_start.output_defs} == {"slow", "fast", "started"}
+    (flow_dir / "fail.marker").write_text("")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "ResumeSwitchFlow")
+    with DagsterInstance.local_temp(str(home)) as instance:
+        with execute_job(job, instance=instance, raise_on_error=False) as first:
+            assert not first.success
+            pathspec = f"ResumeSwitchFlow/dagster-{first.run_id}"
+            first_id = first.run_id
+        (flow_dir / "fail.marker").unlink()
+        options = ReexecutionOptions.from_failure(first_id, instance)
+        with execute_job(job, instance=instance, reexecution_options=options) as again:
+            assert again.success
+            ran = {
+                e.step_key
+                for e in again.all_events
+                if e.event_type_value == "STEP_SUCCESS"
+            }
+            skipped = {
+                e.step_key
+                for e in again.all_events
+                if e.event_type_value == "STEP_SKIPPED"
+            }
+    assert ran == {"op_slow", "op_merge", "op_end"}
+    assert "op_start" not in ran | skipped
+    executions = Counter((flow_dir / "executions.log").read_text().splitlines())
+    assert executions == Counter({"start": 1, "slow": 2, "merge": 1, "end": 1})
+    run = read_run(flow_dir, pathspec)
+    assert run["successful"] and run["finished"]
+    assert set(run["steps"]) == {"start", "slow", "merge", "end"}
+    (flow_dir / "executions.log").unlink()
+    native = read_run(flow_dir, native_run(flow))
+    assert comparable(run) == comparable(native)
