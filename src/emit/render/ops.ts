@@ -21,14 +21,11 @@ const RETURNS: Record<OpPlan["kind"], string> = {
   regroup: "Iterator[DynamicOutput[list[str]]]",
 };
 
-// A plain start op that also emits the guard output yields both outputs.
-const GUARDED_START = { returns: "Iterator[Output[str]]", call: "run_start" };
-
-function guardedReturns(op: OpPlan): string {
-  if (op.kind === "step") return GUARDED_START.returns;
-  if (op.kind === "foreach") return "Iterator[DynamicOutput[str] | Output[str]]";
-  return RETURNS[op.kind];
-}
+// The start op also emitting the guard output (plan/wiring.ts) yields one more Output.
+const GUARDED_RETURNS: Partial<Record<OpPlan["kind"], string>> = {
+  step: "Iterator[Output[str]]",
+  foreach: "Iterator[DynamicOutput[str] | Output[str]]",
+};
 
 const RUNTIME_CALL: Record<OpPlan["kind"], string> = {
   step: "run_step",
@@ -99,7 +96,8 @@ function call(op: OpPlan, plan: JobPlan): PyValue {
   }
   if (op.guarded) kwargs.push(["guard", true]);
   if (op.emitsGuard && op.kind !== "step") kwargs.push(["emit_guard", true]);
-  const fn = op.emitsGuard && op.kind === "step" ? GUARDED_START.call : RUNTIME_CALL[op.kind];
+  // A plain step has no generator to add the guard to: `run_start` wraps `run_step`.
+  const fn = op.emitsGuard && op.kind === "step" ? "run_start" : RUNTIME_CALL[op.kind];
   return pyCall(fn, args, kwargs);
 }
 
@@ -108,7 +106,7 @@ export function renderOps(plan: JobPlan, w: Writer): void {
   for (const op of plan.ops) {
     w.blank(2);
     w.line("@" + pyLiteral(decorator(op), { indent: w.currentIndent, prefixWidth: 1 }));
-    const returns = op.emitsGuard ? guardedReturns(op) : RETURNS[op.kind];
+    const returns = (op.emitsGuard ? GUARDED_RETURNS[op.kind] : undefined) ?? RETURNS[op.kind];
     w.line(defHeader(op.fn, signature(op, plan), returns, w.currentIndent));
     w.indent(() => {
       w.line(`"""${docSafe(op.docstring)}"""`);
