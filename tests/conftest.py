@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -35,10 +36,18 @@ os.environ.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
 
 
 def find_flow(name: str) -> Path:
-    for folder in (EXAMPLES, FLOWS):
+    """A fixture flow by file name: examples/, tests/flows/ or one of its folders."""
+    for folder in (EXAMPLES, FLOWS, *sorted(p for p in FLOWS.iterdir() if p.is_dir())):
         if (folder / name).exists():
             return folder / name
     raise FileNotFoundError(name)
+
+
+def free_port() -> int:
+    """A TCP port on localhost nothing listens on now (for a server a test starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_flow, create
+from conftest import REPO, copy_flow, create, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 UI_SCRIPT = REPO / "test" / "browser" / "ui.mjs"
@@ -88,12 +87,6 @@ def _prerequisites() -> str:
     if node is None:
         pytest.fail("`node` is not on PATH; the browser script needs Node.js >= 20.")
     return node
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -207,7 +200,7 @@ def test_dagster_ui_in_a_browser(tmp_path: Path) -> None:
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = tmp_path / "dagster_dev.log"
     dagster = Path(sys.executable).with_name("dagster")

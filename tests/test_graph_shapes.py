@@ -5,7 +5,6 @@ The jobs run with their own executor (ops as threads of the run's process, as un
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -15,17 +14,12 @@ import pytest
 from conftest import (
     comparable,
     compile_flow,
-    create,
-    load_module,
     native_run,
     read_run,
     run_pathspec,
 )
 from dagster import DagsterInstance, EventLogEntry, execute_job
 from dagster._core.definitions.reconstruct import ReconstructableJob
-
-# Fixture flows of the shapes below (conftest's copy_flow looks only one level deep).
-SHAPE_FLOWS = Path(__file__).resolve().parent / "flows" / "shapes"
 
 SHAPES = [
     "linear_flow.py",
@@ -95,14 +89,6 @@ class JobRun:
         return times["STEP_START"], times["STEP_SUCCESS"]
 
 
-def compile_shape(name: str, folder: Path) -> tuple[Path, ModuleType]:
-    """compile_flow for a fixture flow of tests/flows/shapes."""
-    flow = folder / name
-    shutil.copy(SHAPE_FLOWS / name, flow)
-    create(flow, "defs.py")
-    return flow, load_module(folder / "defs.py")
-
-
 def execute(
     folder: Path,
     module: ModuleType,
@@ -145,7 +131,7 @@ def run_shape(
     max_concurrent: int | None = None,
 ) -> tuple[JobRun, ModuleType]:
     """A fixture flow through Dagster, checked against a native run of the same flow."""
-    flow, module = compile_shape(name, folder)
+    flow, module = compile_flow(name, folder)
     ours = execute(folder, module, config, max_concurrent)
     native = run_native(flow, config)
     assert ours.run["successful"] and ours.run["finished"]
@@ -280,7 +266,7 @@ def test_loop_iterations_are_visible_in_dagster(flow_dir: Path) -> None:
 def test_parallel_tasks_run_concurrently(flow_dir: Path) -> None:
     """The gang's tasks can only finish if all of them run at once (each waits for the
     others to start), and their working intervals overlap."""
-    _, module = compile_shape("parallel_overlap_flow.py", flow_dir)
+    _, module = compile_flow("parallel_overlap_flow.py", flow_dir)
     ours = execute(flow_dir, module)
     assert ours.run["successful"] and ours.run["finished"]
     train = [t["artifacts"] for t in ours.run["steps"]["train"]]

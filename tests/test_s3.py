@@ -9,7 +9,6 @@ processes, as on a real deployment, and never reach the generated file.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,21 +19,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import comparable, copy_flow, create, multiprocess_run, read_run, run_cli
+from conftest import (
+    comparable,
+    copy_flow,
+    create,
+    free_port,
+    multiprocess_run,
+    read_run,
+    run_cli,
+)
 
 SECRET = f"secret-{uuid.uuid4().hex}"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def s3_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A fresh S3 server with one bucket; the variables that point Metaflow at it."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "moto.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
