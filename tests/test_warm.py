@@ -10,6 +10,7 @@ compares."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ from conftest import (
     create,
     is_launcher,
     multiprocess_run,
+    read_flow_name,
     read_run,
+    run_cli,
 )
+from test_warm_exit import read_step
 
 FAULTS = FLOWS / "faults"
 
@@ -137,3 +141,111 @@ def test_a_task_that_sets_metaflow_config_gets_a_launcher_of_its_own(
     run = seen(flow_dir, result)
     assert is_launcher(run["cmdline"].encode()), run["cmdline"]
     assert run["env"]["METAFLOW_DEBUG_SUBCOMMAND"] == "0"
+
+
+def native_outcome(flow: Path, env: dict[str, str] | None = None) -> tuple[bool, str]:
+    """`python flow.py run` (with `env` added), allowed to fail: whether it
+    succeeded, and its run pathspec."""
+    run_id_file = flow.parent / f".run-id-{uuid.uuid4().hex[:8]}"
+    proc = run_cli(
+        [flow.name, "run", "--run-id-file", str(run_id_file)],
+        cwd=flow.parent,
+        env=env,
+        check=False,
+    )
+    return proc.returncode == 0, f"{read_flow_name(flow)}/{run_id_file.read_text()}"
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_variables_python_reads_as_it_starts_take_effect_as_natively(
+    executor: str, flow_dir: Path, tmp_path: Path
+) -> None:
+    """@environment sets variables CPython reads only as it starts: the hash seed, -O,
+    the time zone, warning options, the stdio encoding. No process that started
+    without them can fork the task: it runs warm in a launcher started with them, and
+    sees what a native run's task sees."""
+    flow = flow_dir / "startup_env_flow.py"
+    shutil.copy(FAULTS / flow.name, flow)
+    ok, pathspec = native_outcome(flow)
+    assert ok
+    # (stdout is not UTF-8: the client could not read it.)
+    [expected] = read_step(flow_dir, f"{pathspec}/start")
+    expected["artifacts"].pop("cmdline")
+    # Natively, each took effect (else this test shows nothing).
+    assert expected["artifacts"]["optimize"] == 1
+    assert expected["artifacts"]["debug"] is False
+    assert expected["artifacts"]["tzname"] == ["JST", "JST"]
+    assert expected["artifacts"]["warnoptions"] == ["ignore::ResourceWarning"]
+    assert expected["artifacts"]["stdout"] == ["iso8859-1", "replace"]
+    create(flow, "defs.py", "--executor", executor)
+    result = multiprocess_run(flow_dir / "defs.py", "StartupEnvFlow", tmp_path / "h")
+    assert result["success"], result["failures"]
+    assert not [m for m in result["logs"] if "Starting the task cold" in m]
+    [task] = read_step(flow_dir, f"StartupEnvFlow/dagster-{result['run_id']}/start")
+    assert is_launcher(task["artifacts"].pop("cmdline").encode())
+    assert task["artifacts"] == expected["artifacts"]
+    assert task["stdout"] == expected["stdout"]
+
+
+# Locales (`locale -a` on a minimal Linux has C, C.utf8 and POSIX), what CPython's
+# startup makes of each for stdout, and whether it can print the undecodable name.
+STDIO_LOCALES = {
+    # A locale-coercion target: UTF-8, surrogateescape.
+    "LANG=C.UTF-8": ({"LANG": "C.UTF-8"}, True),
+    # The C locale: UTF-8 mode (UTF-8, surrogateescape).
+    "LC_ALL=C": ({"LC_ALL": "C"}, True),
+    # The UTF-8 locale `locale -a` lists, errors given: strict (cannot print it).
+    "LC_ALL=C.utf8,strict": (
+        {"LC_ALL": "C.utf8", "PYTHONIOENCODING": "utf-8:strict"},
+        False,
+    ),
+    # An encoding given alone: Latin-1, and strict errors whatever the locale.
+    "LANG=C.UTF-8,latin-1": (
+        {"LANG": "C.UTF-8", "PYTHONIOENCODING": "latin-1"},
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize(
+    ("locale_env", "printable"), STDIO_LOCALES.values(), ids=list(STDIO_LOCALES)
+)
+def test_stdio_is_made_for_the_locale_as_natively(
+    executor: str,
+    locale_env: dict[str, str],
+    printable: bool,
+    flow_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A step prints a file name that does not decode. Whether it can, and what it
+    prints, depends on how CPython made stdout as it started, for the locale the run
+    has: a warm task's stdout is made the same way, by a process that provably started
+    with the task's environment (the op itself under the multiprocess executor)."""
+    for name in ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("PYTHONUTF8", raising=False)
+    flow = flow_dir / "surrogate_print_flow.py"
+    shutil.copy(FAULTS / flow.name, flow)
+    ok, pathspec = native_outcome(flow, locale_env)
+    assert ok == printable
+    create(flow, "defs.py", "--executor", executor)
+    result = multiprocess_run(
+        flow_dir / "defs.py", "SurrogatePrintFlow", tmp_path / "h", env=locale_env
+    )
+    assert result["success"] == ok
+    assert not [m for m in result["logs"] if "Starting the task cold" in m]
+    ours = f"SurrogatePrintFlow/dagster-{result['run_id']}"
+    # (Read as bytes: the client cannot read logs that are not UTF-8.)
+    [start] = read_step(flow_dir, f"{ours}/start", locale_env)
+    [expected_start] = read_step(flow_dir, f"{pathspec}/start", locale_env)
+    assert forked_by(executor, start["artifacts"].pop("cmdline"))
+    expected_start["artifacts"].pop("cmdline")
+    assert start["artifacts"] == expected_start["artifacts"]
+    [show] = read_step(flow_dir, f"{ours}/show", locale_env)
+    [expected_show] = read_step(flow_dir, f"{pathspec}/show", locale_env)
+    for key in ("successful", "return_code", "stdout"):
+        assert show[key] == expected_show[key], key
+    # (The native runtime adds a line of its own to a failed task's stderr.)
+    assert show["stderr"] == expected_show["stderr"].removesuffix("\nTask failed.")

@@ -38,17 +38,19 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 # [embedded imports: end]
 # isort: split
 # [runtime parts: begin]
-from .model import KILL_GRACE_SECONDS
-from .warm import (
-    _exit_code,
-    _reset_signals,
+from .interpreter import (
+    INTERPRETER_FUNCTIONS,
+    INTERPRETER_IMPORTS,
     _run_warm_task,
-    read_at_call_time,
+    stdio_config,
 )
+from .model import KILL_GRACE_SECONDS
+from .warm import cold_sys_path, read_at_call_time
 
 # [runtime parts: end]
 
@@ -76,15 +78,23 @@ MAX_LAUNCHERS = 4
 
 def _launcher_main(
     control_fd: int, preload: Sequence[str], idle: float, grace: float
-) -> None:
+) -> int | None:
     """The launcher's main loop (runs in the launcher process, from its source).
+
+    Returns None in the launcher; in a child that ran a task, the task's exit status,
+    which the launcher's top level exits with (sys.exit), so that CPython itself ends
+    the task as it ends `python flow.py`: threads joined, atexit, stdio flushed,
+    modules torn down.
 
     Ends when idle (no task running, none asked for) for `idle` seconds, or when asked
     to stop ("q": once its running tasks end). End of input without "q" means the
     process that asked for the tasks is gone (killed): so are its tasks, as the reaper
     would have it (process.py) SIGTERM to each task's process group, SIGKILL `grace`
     seconds later."""
-    cold_path = list(sys.path)  # as `python -c` built it: "" first, unless safe-path
+    # As CPython's startup made them for the task's environment, before anything
+    # could change them: sys.path as `python -c` built it, and stdio.
+    cold_path = list(sys.path)
+    stdio = stdio_config()
     for name in preload:
         with contextlib.suppress(Exception):
             __import__(name)
@@ -119,10 +129,12 @@ def _launcher_main(
                 continue
             reply = socket.socket(fileno=fds[0])
             pid = os.fork()
-            if pid == 0:  # the child: never returns
-                close = [control.fileno(), wake_r, wake_w]
-                close += [s.fileno() for s in children.values()]
-                _launcher_child(reply, fds[1], fds[2], close, cold_path)
+            if pid == 0:  # the child: returns only to exit
+                # Detached, so that finalizing their objects closes no descriptor
+                # number the task reuses.
+                close = [control.detach(), wake_r, wake_w]
+                close += [s.detach() for s in children.values()]
+                return _launcher_child(reply, fds[1], fds[2], close, cold_path, stdio)
             os.close(fds[1])
             os.close(fds[2])
             children[pid] = reply
@@ -155,9 +167,10 @@ def _launcher_child(
     err_fd: int,
     close: Sequence[int],
     cold_path: Sequence[str],
-) -> None:
-    """In the launcher's child: read the request, start a session, run the task."""
-    code = 255
+    stdio: Mapping[str, Any],
+) -> int:
+    """In the launcher's child: read the request, start a session, run the task; its
+    exit status (the caller exits with it). Never returns if this code itself fails."""
     try:
         signal.set_wakeup_fd(-1)
         os.setsid()
@@ -174,28 +187,30 @@ def _launcher_child(
         reply.sendall(f"pid {os.getpid()}\n".encode())
         reply.close()
         args = list(request["args"])
-        path = list(cold_path)
-        # `-c` puts "" where a script puts its directory (neither, in safe-path mode).
-        if path and path[0] == "":
-            path[0] = os.path.dirname(os.path.abspath(args[1]))
-        # The launcher's atexit handlers are those importing Metaflow registered, as
-        # in a cold task: keep them.
-        code = _run_warm_task(
-            args, request["cwd"], request["env"], path, clear_atexit=False
-        )
+        path = cold_sys_path(cold_path, args[1])
     except BaseException:  # noqa: BLE001 (say why, on the task's stderr)
         with contextlib.suppress(OSError):
             os.write(2, traceback.format_exc().encode("utf-8", "replace"))
-    finally:
-        os._exit(code)
+        os._exit(255)
+    # The launcher's atexit handlers are those importing Metaflow registered, as in a
+    # cold task: keep them.
+    return _run_warm_task(
+        args,
+        request["cwd"],
+        request["env"],
+        path,
+        stdio,
+        clear_atexit=False,
+        interpreter_exit=True,
+    )
 
 
 # The launcher runs these functions, with these imports, from their source (a launcher
 # is a new interpreter that must not import Dagster, or this file, to start).
 _LAUNCHER_IMPORTS = (
-    "import atexit, contextlib, io, json, locale, os, runpy, select, signal, socket\n"
-    "import sys, time, traceback\n"
+    "import contextlib, json, os, select, signal, socket, sys, time, traceback\n"
     "from collections.abc import Iterable, Mapping, Sequence\n"
+    "from typing import Any\n"
 )
 _LAUNCHER_SOURCE: str | None = None
 
@@ -203,19 +218,20 @@ _LAUNCHER_SOURCE: str | None = None
 def _launcher_source() -> str:
     global _LAUNCHER_SOURCE
     if _LAUNCHER_SOURCE is None:
-        parts = [_LAUNCHER_IMPORTS]
+        parts = [INTERPRETER_IMPORTS + _LAUNCHER_IMPORTS]
         for function in (
             _launcher_main,
             _signal_groups,
             _launcher_child,
-            _run_warm_task,
-            _reset_signals,
-            _exit_code,
+            cold_sys_path,
+            *INTERPRETER_FUNCTIONS,
         ):
             parts.append(inspect.getsource(function))
         parts.append(
-            "_launcher_main(int(sys.argv[1]), json.loads(sys.argv[2]), "
+            "_exit = _launcher_main(int(sys.argv[1]), json.loads(sys.argv[2]), "
             "float(sys.argv[3]), float(sys.argv[4]))\n"
+            "if _exit is not None:\n"
+            "    sys.exit(_exit)\n"
         )
         _LAUNCHER_SOURCE = "\n\n".join(parts)
     return _LAUNCHER_SOURCE

@@ -3,42 +3,42 @@
 A cold task is `python flow.py step ...`: a new interpreter that imports Metaflow again
 (most of a short task's time). Under fast launch, op processes fork from a server that
 has imported Metaflow already; forking the op process and running the same command
-line in the child (`runpy`, as `python flow.py` would) skips that import. The child is
-made to look like the cold process: its own session, the task's environment, working
-directory, argv and sys.path, signal handling as after exec, fresh unbuffered stdio on
-the pipes, its own atexit handlers, and its exit status. Seen from outside it differs:
-/proc/<pid>/cmdline and /proc/<pid>/environ show the op process's (set at exec).
+line in the child (interpreter.py: as `python flow.py` would, from its stdio to its
+exit) skips that import. Seen from outside it differs: /proc/<pid>/cmdline and
+/proc/<pid>/environ show the op process's (set at exec).
 
-Metaflow reads parts of its configuration when it is imported: `METAFLOW_*` variables,
-the profile under $HOME/$METAFLOW_HOME, and the `.metaflow/config.json` found from the
-working directory. So a task forks from its op only where the import saw what a cold
-task would see: in a fork server's child (whose environment is the one Metaflow was
-imported with), when the task adds no variable Metaflow reads at import, and when the
-flow's directory finds the same local config as the server's. Every other warm task
-goes to a launcher started with the task's own environment (launcher.py).
+A fork inherits what the op's interpreter made of its environment when it started
+(hash seed, -O, warnings, time zone, locale, stdio encoding ...) and when it imported
+Metaflow (`METAFLOW_*` variables, the profile under $HOME/$METAFLOW_HOME, the
+`.metaflow/config.json` found from the working directory). So a task forks from its op
+only where a cold task would start the same: in a fork server's child (whose Metaflow
+was imported in its own environment), when no variable of the task's environment
+differs from the one the op's interpreter started with and has now (except those shown
+to be read only later: read_at_call_time, WARM_FORK_REPRODUCED), when an interpreter
+started with the task's environment has the op's flags, and when the flow's directory
+finds the same local config as the op's. Every other warm task goes to a launcher: an
+interpreter started with the task's own environment (launcher.py).
 """
 
 # [embedded imports: begin]
-import atexit
 import contextlib
-import io
+import inspect
 import json
 import locale
 import multiprocessing
 import os
-import runpy
-import signal
 import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import IO
+from typing import IO, Any
 
 # [embedded imports: end]
 # isort: split
 # [runtime parts: begin]
 from .datastore import nearest_local_dir
+from .interpreter import _run_warm_task, stdio_config
 
 # [runtime parts: end]
 
@@ -53,9 +53,17 @@ WARM_CALL_TIME_VARIABLES = frozenset(
         "METAFLOW_FLOW_TRIGGER",
     }
 )
-# Variables, besides METAFLOW_*, that decide what importing Metaflow or starting Python
-# sees: a warm task must see them exactly as this process does.
-WARM_IMPORT_VARIABLES = ("HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH")
+# Variables the op adds to every task's environment (process.task_env) that CPython
+# reads at startup, but whose effect a task forked from the op gets all the same:
+# - PYTHONUNBUFFERED: read only to make stdio unbuffered (create_stdio); a warm task
+#   makes its stdio as an interpreter started with the task's environment made its
+#   own (_probe), unbuffered included.
+# - PATH: read at startup only to find the executable when argv[0] has no slash; a
+#   task's argv[0] is sys.executable (op_can_fork checks it is a path). Later, only
+#   when a program is looked up (subprocess, shutil.which, os.exec*p), in os.environ,
+#   which is the task's.
+# (METAFLOW_USER, which the op may add too, is not here: Metaflow reads it at import.)
+WARM_FORK_REPRODUCED = frozenset({"PYTHONUNBUFFERED", "PATH"})
 
 
 def read_at_call_time(name: str) -> bool:
@@ -67,17 +75,25 @@ def read_at_call_time(name: str) -> bool:
 def op_can_fork(env: Mapping[str, str], cwd: str) -> bool:
     """Whether a task with this environment may fork from this (op) process.
 
-    Only a fork server's child qualifies (its environment is the one Metaflow was
-    imported with), and only if the task changes nothing Metaflow read at import.
-    Otherwise the task goes to a launcher (launcher.py)."""
+    Only a fork server's child qualifies (its Metaflow was imported in its own
+    environment), and only if the fork would start as a cold task does: the task's
+    environment is the one this interpreter started with, and has now (but for the
+    variables above), an interpreter started with it has this one's flags, and the
+    flow's directory finds the same local config. Otherwise the task goes to a
+    launcher (launcher.py), started with the task's environment."""
     if multiprocessing.parent_process() is None or "metaflow" not in sys.modules:
         return False
-    for name in set(env) | set(os.environ):
-        if read_at_call_time(name):
+    started = _started_environ()
+    if started is None or os.path.dirname(sys.executable) == "":
+        return False
+    for name in set(env) | set(os.environ) | set(started):
+        if read_at_call_time(name) or name in WARM_FORK_REPRODUCED:
             continue
-        imported = name.startswith("METAFLOW_") or name in WARM_IMPORT_VARIABLES
-        if imported and env.get(name) != os.environ.get(name):
+        if not env.get(name) == os.environ.get(name) == started.get(name):
             return False
+    probe = _probe(env)
+    if probe is None or probe["state"] != _interpreter_state():
+        return False
     return _local_config(cwd) == _local_config(os.getcwd())
 
 
@@ -88,6 +104,85 @@ def _local_config(start: str) -> str | None:
         return None
     path = os.path.join(local_dir, "config.json")
     return path if os.path.exists(path) else None
+
+
+def _started_environ() -> dict[str, str] | None:
+    """The environment this process's interpreter started with (exec'd with: a fork
+    server's child has the server's), which is what CPython read at startup; None
+    where the system does not show it."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            block = f.read()
+    except OSError:
+        return None
+    started = {}
+    for entry in block.split(b"\0"):
+        name, equals, value = entry.partition(b"=")
+        if equals:  # the first of two alike, as getenv() and os.environ take it
+            started.setdefault(os.fsdecode(name), os.fsdecode(value))
+    return started
+
+
+def _interpreter_state() -> dict[str, Any]:
+    """What an interpreter's startup made of its environment and command line, beyond
+    the environment itself (both sides of the comparison run this: the probe, a new
+    interpreter, from its source)."""
+    return {
+        "flags": list(sys.flags),
+        "warnoptions": list(sys.warnoptions),
+        "xoptions": dict(sys._xoptions),
+        "fs": [sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()],
+        "locale": locale.setlocale(locale.LC_ALL),
+    }
+
+
+_PROBES: dict[tuple[tuple[str, str], ...], dict[str, Any] | None] = {}
+_PROBE_REPORT = (
+    "print(json.dumps({'stdio': stdio_config(), 'path': sys.path,"
+    " 'state': _interpreter_state()}))"
+)
+
+
+def _probe(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """What `python` started with the task's environment (but the variables read at
+    call time, as a launcher is) makes of it: sys.path, stdio, interpreter state. None
+    if it could not tell (it failed, or made no stdio)."""
+    launch_env = {k: v for k, v in env.items() if not read_at_call_time(k)}
+    key = tuple(sorted(launch_env.items()))
+    if key not in _PROBES:
+        source = "\n\n".join(
+            [
+                "import json, locale, sys\nfrom typing import Any",
+                inspect.getsource(stdio_config),
+                inspect.getsource(_interpreter_state),
+                _PROBE_REPORT,
+            ]
+        )
+        try:
+            out = subprocess.run(
+                [sys.executable, "-c", source],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=launch_env,
+                stdin=subprocess.DEVNULL,
+            ).stdout
+            probe = json.loads(out)
+        except (OSError, ValueError, subprocess.CalledProcessError):
+            probe = None
+        if probe is not None and probe["stdio"] is None:
+            probe = None
+        _PROBES[key] = probe
+    return _PROBES[key]
+
+
+def cold_sys_path(start_path: Sequence[str], script: str) -> list[str]:
+    """sys.path of `python <script>`, from that of `python -c` started alike: `-c` puts
+    "" where a script puts its directory (neither, in safe-path mode)."""
+    path = list(start_path)
+    if path and path[0] == "":
+        path[0] = os.path.dirname(os.path.abspath(script))
+    return path
 
 
 class WarmTask:
@@ -122,29 +217,6 @@ class WarmTask:
         return self.returncode
 
 
-_COLD_SYS_PATH: list[str] | None = None
-
-
-def _cold_sys_path(script: str) -> list[str]:
-    """sys.path of `python <script>` started now: the script's directory first, unless
-    safe-path mode (PYTHONSAFEPATH, checked equal for warm tasks) leaves it out."""
-    global _COLD_SYS_PATH
-    if _COLD_SYS_PATH is None:
-        out = subprocess.run(
-            [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path))"],
-            capture_output=True,
-            text=True,
-            check=True,
-            stdin=subprocess.DEVNULL,
-        ).stdout
-        _COLD_SYS_PATH = [str(p) for p in json.loads(out)]
-    path = list(_COLD_SYS_PATH)
-    # `-c` puts "" where a script puts its directory (neither, in safe-path mode).
-    if path and path[0] == "":
-        path[0] = os.path.dirname(os.path.abspath(script))
-    return path
-
-
 def start_warm_task(
     args: Sequence[str], cwd: str, env: Mapping[str, str], keep_closed: Sequence[int]
 ) -> WarmTask:
@@ -153,7 +225,9 @@ def start_warm_task(
     `keep_closed`: descriptors of this process the child must not hold (a pipe whose
     end of input tells another process that this one died).
     """
-    path = _cold_sys_path(args[1])
+    probe = _probe(env)
+    assert probe is not None  # op_can_fork said so
+    path = cold_sys_path(probe["path"], args[1])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -171,7 +245,7 @@ def start_warm_task(
             os.dup2(err_w, 2)
             for fd in (null, out_w, err_w):
                 os.close(fd)
-            code = _run_warm_task(list(args), cwd, env, path)
+            code = _run_warm_task(list(args), cwd, env, path, probe["stdio"])
         except BaseException:  # noqa: BLE001 (say why, on the task's stderr)
             with contextlib.suppress(OSError):
                 os.write(2, traceback.format_exc().encode("utf-8", "replace"))
@@ -180,108 +254,3 @@ def start_warm_task(
     os.close(out_w)
     os.close(err_w)
     return WarmTask(pid, os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"))
-
-
-def _run_warm_task(
-    args: list[str],
-    cwd: str,
-    env: Mapping[str, str],
-    cold_path: list[str],
-    clear_atexit: bool = True,
-) -> int:
-    _reset_signals()
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
-    script = args[1]
-    sys.argv = args[1:]
-    sys.path[:] = cold_path
-    encoding = locale.getpreferredencoding(False)
-    # As with PYTHONUNBUFFERED: every write reaches the pipe at once.
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=encoding)
-    sys.stdout = io.TextIOWrapper(
-        io.FileIO(1, "w", closefd=False), encoding=encoding, write_through=True
-    )
-    sys.stderr = io.TextIOWrapper(
-        io.FileIO(2, "w", closefd=False),
-        encoding=encoding,
-        errors="backslashreplace",
-        write_through=True,
-    )
-    sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
-    if clear_atexit:
-        atexit._clear()  # this process's handlers belong to the op, not to the task
-    # Metaflow, when imported, puts classes it pickles by name on `__main__` (e.g.
-    # ForeachFrame). In a cold task that is the flow's module, which imported Metaflow;
-    # here Metaflow was imported before the flow's module existed: hand them over.
-    # (The `__main__` they were put on may be gone: multiprocessing replaces it.)
-    handed = {
-        value.__name__: value
-        for module_name, module in list(sys.modules.items())
-        if module_name.split(".")[0] == "metaflow" and module is not None
-        for value in vars(module).values()
-        if isinstance(value, type) and value.__module__ == "__main__"
-    }
-    code = 0
-    try:
-        runpy.run_path(script, init_globals=handed, run_name="__main__")
-    except SystemExit as exc:
-        code = _exit_code(exc.code)
-    except KeyboardInterrupt:
-        traceback.print_exc()
-        code = -signal.SIGINT
-    except BaseException:  # noqa: BLE001 (what Python's own top level does)
-        traceback.print_exc()
-        code = 1
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nobody reads
-            stream.flush()
-    if code < 0:
-        # As Python does after an unhandled KeyboardInterrupt: die of the signal.
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
-    return code
-
-
-def _reset_signals() -> None:
-    """Signal handling as `python flow.py` started by subprocess.Popen gets it.
-
-    exec keeps ignored signals ignored and the blocked mask (a fork keeps the mask
-    too), and resets handled signals to their default; Popen restores SIGPIPE and
-    SIGXFSZ first, and Python then ignores those two and handles SIGINT (unless it is
-    ignored)."""
-    # What subprocess.Popen resets before exec (restore_signals), then what Python's
-    # own startup ignores. (Names kept here: launcher.py runs this from its source.)
-    restored = {
-        getattr(signal, n)
-        for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
-        if hasattr(signal, n)
-    }
-    ignored = {getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, n)}
-    for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
-            continue
-        try:
-            inherited = signal.getsignal(sig)
-        except ValueError:
-            continue
-        kept_ignored = inherited == signal.SIG_IGN and sig not in restored
-        if sig in ignored or kept_ignored:
-            handler = signal.SIG_IGN
-        elif sig == signal.SIGINT:
-            handler = signal.default_int_handler
-        else:
-            handler = signal.SIG_DFL
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(sig, handler)
-
-
-def _exit_code(value: object) -> int:
-    """What `sys.exit(value)` makes a process exit with."""
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value & 0xFF
-    print(value, file=sys.stderr)
-    return 1
