@@ -2,7 +2,9 @@
 
 # [embedded imports: begin]
 import contextlib
+import importlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -17,6 +19,49 @@ from .model import METAFLOW_MAX_ATTEMPTS, PARAMS_TASK_ID, FlowInfo, TaskResult
 
 
 # ---------------------------------------------------------------------------------
+# Importing Metaflow, once per process
+
+# What the runtime imports from Metaflow (`import metaflow` imports them all today;
+# naming them keeps the first import complete if a later Metaflow defers some).
+METAFLOW_MODULES = (
+    "metaflow",
+    "metaflow.metaflow_config",
+    "metaflow.exception",
+    "metaflow.util",
+    "metaflow.datastore",
+    "metaflow.plugins",
+    "metaflow.mflog",
+)
+_metaflow_lock = threading.Lock()
+_metaflow_imported = False
+
+
+def import_metaflow() -> None:
+    """Import Metaflow, once per process, before anything of the runtime uses it.
+
+    The thread executor runs ops as threads of one process. When several start at once
+    in a process that has not imported Metaflow yet (a re-execution's failed foreach
+    splits), each would import it at the same moment, and Metaflow's modules import
+    each other in cycles: CPython's per-module import locks then break the deadlock by
+    handing a thread a partially initialised module ("cannot import name
+    'FlowDataStore' from partially initialized module 'metaflow.datastore'"), and a
+    module whose import failed half-way stays broken for every later op of the process.
+    Every Metaflow import of the runtime happens after this (each op calls it through
+    `_run_task` or the datastore readers below before anything else touches Metaflow),
+    so only one thread ever imports Metaflow; for the others it is already in
+    sys.modules, complete.
+    """
+    global _metaflow_imported
+    if _metaflow_imported:
+        return
+    with _metaflow_lock:
+        if not _metaflow_imported:
+            for name in METAFLOW_MODULES:
+                importlib.import_module(name)
+            _metaflow_imported = True
+
+
+# ---------------------------------------------------------------------------------
 # Datastore access (the same layer Metaflow's own runtime reads task results from)
 
 
@@ -26,6 +71,7 @@ def nearest_local_dir(start: str) -> str | None:
     Metaflow looks this way from its working directory for the local datastore, local
     cards and the local config; tasks run in the flow's directory.
     """
+    import_metaflow()
     from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
 
     current = start
@@ -56,6 +102,7 @@ def datastore_root(flow: FlowInfo) -> str | None:
 
 
 def _flow_datastore(flow: FlowInfo) -> Any:
+    import_metaflow()
     from metaflow.datastore import FlowDataStore
     from metaflow.plugins import DATASTORES
 
@@ -125,6 +172,7 @@ def _next_attempt(context: OpExecutionContext, flow: FlowInfo, input_path: str) 
     """
     if context.retry_number == 0 and context.run.parent_run_id is None:
         return 0
+    import_metaflow()
     from metaflow.exception import MetaflowException
 
     run_id, step, task_id = input_path.split("/")
@@ -146,6 +194,7 @@ def _next_attempt(context: OpExecutionContext, flow: FlowInfo, input_path: str) 
 
 def _done_attempt(flow: FlowInfo, input_path: str) -> int | None:
     """The latest finished attempt of a task, or None if it never finished one."""
+    import_metaflow()
     from metaflow.exception import MetaflowException
 
     run_id, step, task_id = input_path.split("/")
@@ -156,11 +205,76 @@ def _done_attempt(flow: FlowInfo, input_path: str) -> int | None:
     return int(tds.attempt)
 
 
-def _task_ok(flow: FlowInfo, result: TaskResult, step: str) -> bool:
-    return bool(_task_datastore(flow, result, step).get("_task_ok"))
+def _unfinished(flow: FlowInfo, result: TaskResult, step: str) -> str | None:
+    """Why this attempt is not done by what Metaflow recorded for it, or None if done.
+
+    A process that exits 0 has not necessarily finished its task: `sys.exit(0)` in a
+    step still lets Metaflow write the attempt out (without `_task_ok` or a
+    transition), `os._exit(0)` writes nothing. Metaflow's runtime reads the attempt's
+    results (which must be done: its DONE marker, written last) and checks the
+    recorded `_transition` against the graph (runtime.py, Worker.terminate and
+    _queue_tasks); its messages are reused. `_task_ok` is checked too: for the end
+    step no transition is expected, and native `run` would report such a run done
+    though Run.successful is False; here the op fails, so the Dagster run does too.
+    """
+    run_id, _, task_id = result.input_path.split("/")
+    tds = _flow_datastore(flow).get_task_datastore(
+        run_id, step, task_id, attempt=result.attempt, mode="r", allow_not_done=True
+    )
+    if not tds.has_metadata(tds.METADATA_DONE_SUFFIX):
+        return (
+            "No completed attempts of the task was found for task "
+            f"'{flow.name}/{result.input_path}' (attempt {result.attempt} has no DONE "
+            "marker: its process exited before Metaflow finished the task)"
+        )
+    transition = tds.get("_transition")
+    actual = [str(name) for name in transition[0]] if transition else []
+    switch, expected = _successors(tds.get("_graph_info"), step)
+    problems = []
+    if switch and len(actual) != 1:
+        problems.append(
+            f"Switch step *{step}* should transition to exactly one step at "
+            f"runtime, but got: {', '.join(actual)}"
+        )
+    elif switch and actual[0] not in expected:
+        problems.append(
+            f"Switch step *{step}* transitioned to unexpected step *{actual[0]}*. "
+            f"Expected one of: {', '.join(expected)}"
+        )
+    elif not switch and actual != expected:
+        problems.append(
+            f"Based on static analysis of the code, step *{step}* was expected to "
+            f"transition to step(s) *{', '.join(expected)}*. However, when the code "
+            f"was executed, self.next() was called with *{', '.join(actual)}*. Make "
+            "sure there is only one unconditional self.next() call in the end of "
+            "your step."
+        )
+    task_ok = tds.get("_task_ok")
+    if task_ok is not True:
+        problems.append(
+            f"Metaflow recorded the attempt as not successful (_task_ok={task_ok!r}): "
+            "the step did not run to its end"
+        )
+    return " ".join(problems) or None
+
+
+def _successors(graph_info: Any, step: str) -> tuple[bool, list[str]]:
+    """Whether `step` is a switch, and the steps it may go to, from the graph every
+    task stores (`_graph_info`, the static graph Metaflow's runtime checks against;
+    the runtime's StepInfo knows a switch's branches, not other steps' successors)."""
+    steps = graph_info.get("steps") if isinstance(graph_info, dict) else None
+    node = steps.get(step) if isinstance(steps, dict) else None
+    if not isinstance(node, dict) or not isinstance(node.get("next"), list):
+        raise Failure(
+            description=f"The task of step {step!r} stored no graph (_graph_info) "
+            "to check its transition against.",
+            allow_retries=False,
+        )
+    return node.get("type") == "split-switch", [str(n) for n in node["next"]]
 
 
 def _params_task_done(flow: FlowInfo, run_id: str) -> bool:
+    import_metaflow()
     from metaflow.exception import MetaflowException
 
     try:
@@ -181,6 +295,7 @@ def _save_logs(
     killed: bool = False,
 ) -> None:
     """Persist the task's output the way Metaflow's local runtime does."""
+    import_metaflow()
     from metaflow.mflog import RUNTIME_LOG_SOURCE
 
     pathspec, attempt = target

@@ -17,8 +17,9 @@ from .datastore import (
     _next_attempt,
     _num_parallel,
     _params_task_done,
-    _task_ok,
+    _unfinished,
     datastore_root,
+    import_metaflow,
 )
 from .model import (
     EXIT_DISALLOW_RETRY,
@@ -74,13 +75,13 @@ def _run_task(
     params: Mapping[str, Any] | None,
     *,
     task_id: str | None = None,
-    attempt: int | None = None,
 ) -> TaskResult:
+    # Before anything of this op touches Metaflow (see import_metaflow).
+    import_metaflow()
     step = flow.steps[step_name]
     run_id = metaflow_run_id(context)
     task_id = task_id or _task_id(context)
-    if attempt is None:
-        attempt = _next_attempt(context, flow, f"{run_id}/{step_name}/{task_id}")
+    attempt = _next_attempt(context, flow, f"{run_id}/{step_name}/{task_id}")
     root = datastore_root(flow)
     if step_name == flow.start_step and not inputs:
         inputs = [_init_run(context, flow, run_id, root, params or {})]
@@ -139,7 +140,26 @@ def _run_task(
             },
             allow_retries=exited.code != EXIT_DISALLOW_RETRY,
         )
-    return TaskResult(input_path=pathspec, attempt=attempt)
+    result = TaskResult(input_path=pathspec, attempt=attempt)
+    _accept(flow, result, step_name)
+    return result
+
+
+def _accept(flow: FlowInfo, result: TaskResult, step: str) -> None:
+    """Fail unless Metaflow recorded this attempt, which exited 0, as done.
+
+    Not retried, whatever the step's @retry: Metaflow's runtime retries only a task
+    that exited non-zero; one that exited 0 without finishing fails the run.
+    """
+    problem = _unfinished(flow, result, step)
+    if problem is not None:
+        pathspec = f"{flow.name}/{result.input_path}"
+        raise Failure(
+            description=f"Metaflow task {pathspec} (attempt {result.attempt}) exited "
+            f"with code 0 but did not finish: {problem}",
+            metadata={"metaflow pathspec": pathspec, "exit code": 0},
+            allow_retries=False,
+        )
 
 
 def _split_position(input_path: str) -> tuple[int, ...]:
@@ -164,10 +184,13 @@ def _run_loop(
     for n in range(MAX_LOOP_ITERATIONS):
         path = f"{metaflow_run_id(context)}/{step}/{base}-i{n}"
         done = _done_attempt(flow, path)
-        if done is not None and _task_ok(flow, TaskResult(path, done), step):
+        # An iteration done before (this op's earlier attempt, or the run this one
+        # re-executes) is kept only if Metaflow would accept it; else it runs again,
+        # as its next attempt (counting attempts that never finished, as _run_task
+        # does for any task).
+        if done is not None and _unfinished(flow, TaskResult(path, done), step) is None:
             result = TaskResult(path, done)
         else:
-            attempt = 0 if done is None else done + 1
             result = _run_task(
                 context,
                 flow,
@@ -175,7 +198,6 @@ def _run_loop(
                 previous,
                 params if n == 0 else None,
                 task_id=f"{base}-i{n}",
-                attempt=attempt,
             )
         iterations.append(f"{flow.name}/{path}")
         chosen = _chosen_step(flow, result, step)
@@ -210,6 +232,12 @@ def _init_run(
         raise Failure(
             description=f"Metaflow init of {flow.name}/{run_id} failed "
             f"(check the parameter values): {exited.reason()}",
+            allow_retries=False,
+        )
+    if not _params_task_done(flow, run_id):
+        raise Failure(
+            description=f"Metaflow init of {flow.name}/{run_id} exited with code 0 "
+            f"but did not finish: no completed {path} was found.",
             allow_retries=False,
         )
     return path
