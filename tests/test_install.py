@@ -19,13 +19,10 @@ from conftest import REPO, copy_flow
 
 
 def _uv() -> list[str]:
-    """uv as scripts/setup.sh finds it: on PATH, or as a module of the system Python."""
-    found = shutil.which("uv")
-    if found is not None:
-        return [found]
-    python3 = shutil.which("python3")
-    assert python3 is not None
-    return [python3, "-m", "uv"]
+    """The locked uv (a dev dependency, so `uv sync` puts it in .venv beside this
+    interpreter), whatever uv the machine has or lacks: never a `uv` or `python3`
+    looked up on PATH, which conftest starts with .venv/bin."""
+    return [sys.executable, "-m", "uv"]
 
 
 def test_wheel_installs_and_creates_without_node_on_path(tmp_path: Path) -> None:

@@ -87,6 +87,9 @@ class DagsterTriggeredRun(TriggeredRun):
         md = self.metadata_for_flow
         # Read the run where the flow records it (local metadata: its .metaflow).
         extra = {"_current_metadata": md} if md and not md.endswith("@None") else {}
+        if extra and _local_datastore_missing(md):
+            # Nothing is recorded there yet: the run's first task creates .metaflow.
+            return None
         try:
             return Run(self.pathspec, _namespace_check=False, **extra)
         except MetaflowNotFound:
@@ -276,6 +279,28 @@ class DagsterDeployedFlow(DeployedFlow):
         deployer.metadata = metadata or job.metadata or get_metadata()
         deployer.additional_info = {"file": file}
         return cls(deployer=deployer)
+
+
+def _local_datastore_missing(md: str) -> bool:
+    """Whether `md` selects local metadata in a directory without its `.metaflow`.
+
+    The Metaflow client refuses to select such metadata at all:
+    `Run(..., _current_metadata=md)` sets the provider's INFO, and
+    `LocalMetadataProvider.compute_info` raises ValueError("Could not find directory
+    .metaflow in directory ...") unless that directory exists. For a run's metadata
+    it means no run was recorded there yet (the run's first task creates it, as a
+    flow's first `run` does in a new directory): no Run, as the client's own answer
+    where no .metaflow is found (MetaflowNotFound). Any other metadata, or any other
+    failure, is left to the client.
+    """
+    from metaflow.client.core import _metadata
+    from metaflow.plugins.metadata_providers.local import LocalMetadataProvider
+
+    provider, info = _metadata(md)
+    if provider is None or not info or not issubclass(provider, LocalMetadataProvider):
+        return False
+    datastore = os.path.realpath(os.path.join(info, provider.DATASTORE_DIR))
+    return not os.path.isdir(datastore)
 
 
 def _find_job(identifier: str) -> launch.JobInfo:
