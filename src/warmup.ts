@@ -55,6 +55,7 @@ export const WARMUP_IR = {
       default: 1,
       help: null,
       separator: null,
+      defaultText: null,
     },
   ],
   steps: [step("start", "start", ["end"], []), step("end", "end", [], ["start"])],

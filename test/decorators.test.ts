@@ -216,3 +216,36 @@ describe("emitted schedules, sensors and facts", () => {
     expect(out).not.toContain("@sensor");
   });
 });
+
+describe("run-level runtime facts: exit hooks, split and log limits", () => {
+  const hooks = [
+    { onSuccess: ["notify", "mod.tidy"], onError: ["page"], options: {} },
+    { onSuccess: ["second"], onError: [], options: {} },
+  ];
+
+  it("bakes the hooks into FLOW in declaration order and wraps the thread executor", () => {
+    const out = compile(linearIR(["a"], { name: "Hooked", exitHooks: hooks }), RUNTIME);
+    expect(out).toContain('exit_hooks_on_success=("notify", "mod.tidy", "second"),');
+    expect(out).toContain('exit_hooks_on_error=("page",),');
+    expect(out).toContain("executor_def=with_exit_hooks(FLOW, thread_executor(FLOW, max_concurrent=16)),");
+  });
+
+  it("wraps the multiprocess executor too; a flow with no hooks keeps the plain executor", () => {
+    const executor = { kind: "multiprocess" as const, maxWorkers: 4, fastLaunch: false };
+    const out = compile(linearIR([], { exitHooks: [{ onSuccess: [], onError: ["page"], options: {} }], deploy: { executor } }), RUNTIME);
+    expect(out).toMatch(/executor_def=with_exit_hooks\(\s*FLOW,\s*multiprocess_executor\.configured\(\{"max_concurrent": 4\}\),?\s*\),/);
+    expect(out).not.toContain("exit_hooks_on_success=");
+    const plain = compile(linearIR([]), RUNTIME);
+    expect(plain).toContain("executor_def=thread_executor(FLOW, max_concurrent=16),");
+    expect(plain).not.toMatch(/exit_hooks_on_\w+=/);
+  });
+
+  it("passes --max-num-splits and a non-default --max-log-size (in bytes) to FLOW", () => {
+    const plain = compile(linearIR([]), RUNTIME);
+    expect(plain).not.toContain("max_num_splits=");
+    expect(plain).not.toContain("max_log_bytes=");
+    const out = compile(linearIR([], { deploy: { maxNumSplits: 100, maxLogSize: 2 } }), RUNTIME);
+    expect(out).toContain("max_num_splits=100,");
+    expect(out).toContain(`max_log_bytes=${2 * 1024 * 1024},`);
+  });
+});

@@ -203,15 +203,21 @@ describe("validate: decorators", () => {
     }
   });
 
-  it("refuses @exit_hook, naming it; other flow decorators pass", () => {
+  it("accepts @exit_hook and other flow decorators; refuses its Argo-only options, naming them", () => {
+    const hook = { onSuccess: ["notify"], onError: ["page"], options: {} };
     const ir = linearIR(["train"], {
       flowDecorators: [deco("project", { name: "p" }), deco("airflow_s3_key_sensor"), deco("exit_hook")],
+      exitHooks: [hook],
     });
+    expect(problems(ir)).toEqual([]);
+    ir.exitHooks = [hook, { ...hook, options: { image: "python:3.11", b: 1 } }];
     const found = problems(ir);
     expect(found).toHaveLength(1);
     expect(found[0]?.decorator).toBe("exit_hook");
     expect(found[0]?.step).toBeUndefined();
-    expect(describeProblem(found[0] ?? { message: "" })).toMatch(/^@exit_hook: .*after the run ends/);
+    expect(describeProblem(found[0] ?? { message: "" })).toMatch(
+      /^@exit_hook: options b, image are specific to Argo Workflows .* remove them$/,
+    );
   });
 
   it("accepts environments that keep the runtime's Python, and conda/pypi only with every step disabled", () => {

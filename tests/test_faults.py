@@ -183,8 +183,10 @@ def test_step_exits_non_zero_without_an_exception(flow_dir: Path, marker: str) -
 
 
 def test_step_writing_20_mb_to_stdout(flow_dir: Path, marker: str) -> None:
-    """No pipe deadlock, nothing lost: every line reaches the persisted task log."""
-    _, module = compile_fault("chatty_flow.py", flow_dir)
+    """No pipe deadlock, nothing lost: every line reaches the persisted task log
+    (with a log size limit above what the step writes: `run`'s default of 10 MB would
+    truncate it, as it does natively; tests/test_run_limits.py covers that)."""
+    _, module = compile_fault("chatty_flow.py", flow_dir, "--max-log-size", "64")
     started = time.monotonic()
     result = module.FaultChattyFlow.execute_in_process()
     elapsed = time.monotonic() - started

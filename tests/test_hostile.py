@@ -596,29 +596,6 @@ def test_batch_decorator_is_refused_naming_flow_step_and_decorator(
     assert not (flow_dir / "defs.py").exists()
 
 
-def test_exit_hook_is_refused_naming_flow_and_decorator(flow_dir: Path) -> None:
-    """Metaflow's runtime runs @exit_hook functions after the run; a Dagster run would
-    silently skip them, so create refuses the flow and writes nothing."""
-    source = (REPO / "examples" / "linear_flow.py").read_text()
-    source = source.replace(
-        "from metaflow import FlowSpec, step",
-        "from metaflow import FlowSpec, exit_hook, step\n\n\ndef notify():\n"
-        "    print('done')",
-    )
-    source = source.replace(
-        "class LinearFlow", '@exit_hook(on_success=["notify"])\nclass LinearFlow'
-    )
-    flow = flow_dir / "linear_flow.py"
-    flow.write_text(source)
-    existing = flow_dir / "defs.py"
-    existing.write_text("# an earlier file, kept as it is\n")
-    proc = create(flow, "defs.py", check=False)
-    assert proc.returncode != 0
-    out = proc.stdout + proc.stderr
-    assert "LinearFlow" in out and "@exit_hook" in out and "after the run ends" in out
-    assert existing.read_text() == "# an earlier file, kept as it is\n"
-
-
 # ---------------------------------------------------------------------------------
 # Fuzz: seeded random flows within what Metaflow accepts, compiled, run, compared
 

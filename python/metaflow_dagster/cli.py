@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -69,6 +70,23 @@ def dagster(obj: Any) -> None:
     "run's start); enforced by every op, no daemon needed.",
 )
 @click.option(
+    "--max-num-splits",
+    default=None,
+    type=int,
+    callback=_positive,
+    help="Fail a run whose foreach yields more splits than this, as `run "
+    "--max-num-splits` does (default: no limit, as Metaflow's production schedulers).",
+)
+@click.option(
+    "--max-log-size",
+    default=10,
+    show_default=True,
+    type=int,
+    callback=_positive,
+    help="Megabytes of a task's stdout (and of its stderr) stored for `logs` and "
+    "Task.stdout, as `run --max-log-size`; the op's live log shows all of it.",
+)
+@click.option(
     "--max-workers",
     default=16,
     show_default=True,
@@ -113,6 +131,8 @@ def create(
     tags: tuple[str, ...],
     decospecs: tuple[str, ...],
     workflow_timeout: int | None,
+    max_num_splits: int | None,
+    max_log_size: int,
     max_workers: int,
     fast_launch: bool,
     executor_kind: str | None,
@@ -134,6 +154,8 @@ def create(
         regenerate=_regenerate_command(output),
         datastore_root=root_ctx.params.get("datastore_root"),
         workflow_timeout=workflow_timeout,
+        max_num_splits=max_num_splits,
+        max_log_size=max_log_size,
     )
     ir["deploy"]["executor"] = {
         "kind": executor_kind or ("threads" if fast_launch else "multiprocess"),
@@ -149,12 +171,28 @@ def create(
         raise DagsterCompileError(str(exc)) from None
     write_atomically(output, source)
     if deployer_attribute_file:
+        from types import SimpleNamespace
+
+        from . import launch
+
+        # Where the job's runs record (local metadata: beside the flow, as `trigger`
+        # reports it), not where this command happened to run.
+        recorded = launch._local_metadata(
+            SimpleNamespace(
+                metadata=ir["deploy"]["metadata"],
+                datastore=ir["deploy"]["datastore"],
+                datastore_root=ir["deploy"]["datastoreRoot"],
+                flow_dir=os.path.dirname(
+                    os.path.abspath(inspect.getfile(type(obj.flow)))
+                ),
+            )
+        )
         _write_json(
             deployer_attribute_file,
             {
                 "name": ir["deploy"]["jobName"],
                 "flow_name": obj.flow.name,
-                "metadata": obj.metadata.metadata_str(),
+                "metadata": recorded or obj.metadata.metadata_str(),
                 "additional_info": {"file": os.path.abspath(output)},
             },
         )

@@ -149,18 +149,112 @@ def _parameter_type(flow_name: str, name: str, param: Any) -> str:
     )
 
 
-def _parameters(flow: Any) -> list[dict[str, Any]]:
-    from metaflow.parameters import deploy_time_eval
+# The Python type a Dagster run's `init` converts each scalar parameter's text value to.
+_SCALAR_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 
+
+def _json_inexact(value: Any) -> str | None:
+    """Why `value` would not come back from a Dagster run as it is (None: it would).
+
+    A Dagster run passes a JSON parameter to `init` as JSON text: what JSON cannot
+    hold (tuples, sets, non-string keys) would reach the flow changed."""
+    if value is None or type(value) in (bool, int, str, float):
+        return None
+    if type(value) is list:
+        return next(filter(None, map(_json_inexact, value)), None)
+    if type(value) is dict:
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"has the non-string key {key!r}, which JSON makes a string"
+            reason = _json_inexact(item)
+            if reason is not None:
+                return reason
+        return None
+    return f"holds a {type(value).__name__}, which JSON does not have"
+
+
+def _json_text_if_floats(value: Any) -> str | None:
+    """A JSON default holding a whole float (1.0), as Python writes it as JSON; None if
+    it holds none. The compiler runs on JavaScript, whose numbers cannot tell 1.0 from
+    1, so such a default is carried as text and loaded by the generated file."""
+
+    def whole_float(v: Any) -> bool:
+        if type(v) is float:
+            return math.isfinite(v) and v.is_integer()
+        if isinstance(v, list):
+            return any(map(whole_float, v))
+        if isinstance(v, dict):
+            return any(map(whole_float, v.values()))
+        return False
+
+    return json.dumps(value, allow_nan=False) if whole_float(value) else None
+
+
+def _parameter_default(flow_name: str, param: Any, kind: str) -> Any:
+    """The value `python flow.py run` gives the flow when no value is passed (None:
+    none), evaluated now; a default that run would fail on is refused."""
+    from metaflow._vendor import click
+    from metaflow.parameters import DeployTimeField, deploy_time_eval
+
+    if "default" not in param.kwargs:
+        return None
+    raw = param.kwargs["default"]
+    if kind == "file":
+        return deploy_time_eval(raw)
+    what = f"Flow {flow_name}: the default of parameter {param.name!r}"
+    native = "`python flow.py run` fails on this default as well"
+    try:
+        # A deploy-time function is evaluated now, as Metaflow's schedulers do, but
+        # called as `run` calls it: Metaflow then checks the returned value against
+        # the parameter's type (`run` wants a string for str and JSON parameters, where
+        # a scheduler would JSON-encode anything), so what `run` refuses is refused.
+        value = raw() if isinstance(raw, DeployTimeField) else raw
+    except MetaflowException as exc:
+        raise IntrospectionError(
+            f"{what} cannot be evaluated ({native}):\n{exc.message}"
+        ) from exc
+    try:
+        # Converted by the parameter's own click option, built as `run` builds it:
+        # the Config field must hold the value itself (int 5 for default "5").
+        option = click.Option(("--" + param.name,), **dict(param.kwargs, default=value))
+        value = option.get_default(click.Context(click.Command(flow_name)))
+    except click.BadParameter as exc:
+        raise IntrospectionError(f"{what}: {exc.format_message()} ({native}).") from exc
+    except Exception as exc:
+        # Click lets some conversions crash: a bool parameter's int default raises
+        # AttributeError (`1.lower()`), as `run` does.
+        raise IntrospectionError(
+            f"{what} cannot be converted to {kind} ({native}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    expected = _SCALAR_TYPES.get(kind)
+    if value is not None and expected is not None and type(value) is not expected:
+        # Click's str type passes a non-string default through unconverted: `run`
+        # hands the flow the int 32 itself, while a Dagster run passes values to
+        # `init` as text, which Metaflow turns into the string "32".
+        raise IntrospectionError(
+            f"{what} is {value!r} ({type(value).__name__}): `python flow.py run` "
+            f"gives the flow that {type(value).__name__} unconverted, but a Dagster "
+            f"run passes parameter values to Metaflow as text and would give it a "
+            f"{kind}; write the default as a {kind}."
+        )
+    reason = _json_inexact(value) if kind == "json" else None
+    if reason is not None:
+        raise IntrospectionError(
+            f"{what} {reason}: `python flow.py run` gives the flow the default as it "
+            "is, but a Dagster run cannot."
+        )
+    return value
+
+
+def _parameters(flow: Any) -> list[dict[str, Any]]:
     result = []
     for attribute, param in flow._get_parameters():
         if getattr(param, "IS_CONFIG_PARAMETER", False):
             continue
         kind = _parameter_type(flow.name, param.name, param)
         has_default = "default" in param.kwargs
-        default = deploy_time_eval(param.kwargs.get("default")) if has_default else None
-        if kind == "json" and isinstance(default, str):
-            default = json.loads(default)
+        default = _parameter_default(flow.name, param, kind)
         try:
             json.dumps(default, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -177,6 +271,9 @@ def _parameters(flow: Any) -> list[dict[str, Any]]:
                 "required": bool(param.kwargs.get("required", False)),
                 "hasDefault": has_default and default is not None,
                 "default": default,
+                "defaultText": _json_text_if_floats(default)
+                if kind == "json"
+                else None,
                 "help": str(help_text) if help_text is not None else None,
                 "separator": param.separator,
             }
@@ -233,6 +330,8 @@ def flow_ir(
     regenerate: list[str],
     datastore_root: str | None,
     workflow_timeout: int | None = None,
+    max_num_splits: int | None = None,
+    max_log_size: int = 10,
 ) -> dict[str, Any]:
     """The IR of the flow in a Metaflow CLI context object (`ctx.obj`)."""
     from metaflow.util import get_username
@@ -266,6 +365,8 @@ def flow_ir(
             "owner": get_username(),
             "description": graph.doc or None,
             "workflowTimeout": workflow_timeout,
+            "maxNumSplits": max_num_splits,
+            "maxLogSize": max_log_size,
             "project": _project(flow),
             "configs": _configs(flow),
         },
@@ -279,6 +380,7 @@ def flow_ir(
             for name in sorted(flow._flow_decorators)
             for deco in flow._flow_decorators[name]
         ],
+        "exitHooks": _exit_hooks(flow),
     }
     _refuse_unpassable_values(ir)
     return ir
@@ -422,6 +524,34 @@ def _on_finish(flow: Any) -> dict[str, Any] | None:
             }
         )
     return {"flows": flows, "options": _json_safe(dict(deco.options or {}))}
+
+
+def _hook_names(flow: Any, deco: Any, kind: str) -> list[str]:
+    """A hook list as Metaflow's flow_init resolves it: names, or functions' names."""
+    names = []
+    for hook in deco.attributes[kind]:
+        if isinstance(hook, str):
+            names.append(hook)
+        elif callable(hook):
+            names.append(hook.__name__)
+        else:
+            raise IntrospectionError(
+                f"Flow {flow.name}: @exit_hook {kind} holds {hook!r}, neither a "
+                "function nor the name of one."
+            )
+    return names
+
+
+def _exit_hooks(flow: Any) -> list[dict[str, Any]]:
+    """Each @exit_hook: the functions Metaflow's runtime runs after the run."""
+    return [
+        {
+            "onSuccess": _hook_names(flow, deco, "on_success"),
+            "onError": _hook_names(flow, deco, "on_error"),
+            "options": _json_safe(dict(deco.attributes.get("options") or {})),
+        }
+        for deco in flow._flow_decorators.get("exit_hook", [])
+    ]
 
 
 def _automation(flow: Any) -> dict[str, Any]:

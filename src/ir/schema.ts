@@ -93,6 +93,9 @@ export const parameterSchema = z.object({
   hasDefault: z.boolean(),
   // The default after deploy-time evaluation. For json parameters: the decoded value.
   default: jsonValue,
+  // A json parameter's default as Python's JSON text, when it holds a whole float (1.0):
+  // JavaScript numbers cannot tell 1.0 from 1, and the flow must get the float.
+  defaultText: z.string().nullable().default(null),
   help: z.string().nullable(),
   separator: z.string().nullable(),
 });
@@ -186,6 +189,14 @@ export const flowIRSchema = z.object({
       .default({ kind: "threads", maxWorkers: 16, fastLaunch: true }),
     // `--workflow-timeout`: seconds a run may take, from the Dagster run's start.
     workflowTimeout: z.number().int().positive().nullable().default(null),
+    // `--max-num-splits`: as `python flow.py run --max-num-splits` (default 100 there), a
+    // foreach task yielding more splits than this fails the run; null: no limit, as in
+    // Metaflow's production schedulers (Argo Workflows, Step Functions).
+    maxNumSplits: z.number().int().positive().nullable().default(null),
+    // `--max-log-size`, in megabytes as `python flow.py run --max-log-size` (default 10):
+    // how much of a task's stdout, and of its stderr, Metaflow's runtime stores for
+    // `logs` and Task.stdout before a "[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]" line.
+    maxLogSize: z.number().int().positive().default(10),
     // @project as Metaflow resolved it for this deployment (with --branch/--production).
     project: projectSchema.nullable().default(null),
     // Config values resolved at create time: name -> the value as JSON text (Python's
@@ -196,5 +207,19 @@ export const flowIRSchema = z.object({
   automation: automationSchema.default({ schedule: null, events: null, onFinish: null }),
   // Every flow decorator, by name (sorted), so that none is dropped unnoticed.
   flowDecorators: z.array(decoratorSchema).default([]),
+  // Each @exit_hook, in declaration order. After a run ends, Metaflow's runtime runs the
+  // on_success functions if the end step finished, else the on_error ones, each as
+  // `python -m metaflow.plugins.exit_hook.exit_hook_script <flow file> <name> <Flow/run>`
+  // (a function of the flow file, or an import path `module.function`), and never fails
+  // the run because of one. `options` are Argo Workflows' (the hook container's image).
+  exitHooks: z
+    .array(
+      z.object({
+        onSuccess: z.array(z.string().min(1)),
+        onError: z.array(z.string().min(1)),
+        options: z.record(z.string(), jsonValue),
+      }),
+    )
+    .default([]),
 });
 export type FlowIR = z.infer<typeof flowIRSchema>;

@@ -23,10 +23,6 @@ const HOOKS_HANDLED = new Set(["environment", "parallel", "pytorch_parallel"]);
 // remote tasks); `conda` and `pypi` depend on their step decorators (see above).
 const SAME_INTERPRETER = new Set(["local", "uv"]);
 
-const FLOW_ONLY: Record<string, string> = {
-  exit_hook: "runs functions after the run ends, which Metaflow's own runtime does; this version has no run-level hook in Dagster and would silently skip them",
-};
-
 // `disabled=True` turns an environment decorator off; Metaflow then runs the step as is.
 function disabled(deco: DecoratorIR): boolean {
   return deco.attributes["disabled"] === true;
@@ -61,13 +57,23 @@ function stepProblems(step: StepIR): Problem[] {
   return problems;
 }
 
+// @exit_hook runs (the job's executor runs the hooks after the run, as Metaflow's runtime
+// does); its `options` configure the container Argo Workflows runs a hook in (`image`).
+function exitHookProblems(ir: FlowIR): Problem[] {
+  const options = [...new Set(ir.exitHooks.flatMap((hook) => Object.keys(hook.options)))].sort();
+  if (options.length === 0) return [];
+  return [
+    {
+      decorator: "exit_hook",
+      message: `options ${options.join(", ")} are specific to Argo Workflows (the container a hook runs in) and have no Dagster equivalent; the hooks run in the Dagster run's process: remove them`,
+    },
+  ];
+}
+
 /** Decorators whose behaviour this integration cannot honour are refused, by name. */
 export function checkDecorators(ir: FlowIR): Problem[] {
   const problems = ir.steps.flatMap(stepProblems);
-  for (const deco of ir.flowDecorators) {
-    const why = FLOW_ONLY[deco.name];
-    if (why !== undefined) problems.push({ decorator: deco.name, message: `${why}, ${UNSUPPORTED}` });
-  }
+  problems.push(...exitHookProblems(ir));
   const environment = environmentType(ir);
   if (INTERPRETER.has(environment)) {
     // Each step has its environment's decorator (Metaflow adds it); without one, say so.

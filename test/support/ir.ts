@@ -33,6 +33,7 @@ export interface FlowOptions {
   flow?: Partial<FlowIR["flow"]>;
   automation?: Partial<FlowIR["automation"]>;
   flowDecorators?: FlowIR["flowDecorators"];
+  exitHooks?: FlowIR["exitHooks"];
 }
 
 interface Node {
@@ -170,12 +171,15 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       description: null,
       executor: { kind: "threads", maxWorkers: 16, fastLaunch: true },
       workflowTimeout: null,
+      maxNumSplits: null,
+      maxLogSize: 10,
       project: null,
       configs: {},
       ...options.deploy,
     },
     automation: { schedule: null, events: null, onFinish: null, ...options.automation },
     flowDecorators: options.flowDecorators ?? [],
+    exitHooks: options.exitHooks ?? [],
   };
 }
 
@@ -200,6 +204,7 @@ export function param(name: string, overrides: Partial<ParameterIR> = {}): Param
     default: "x",
     help: null,
     separator: null,
+    defaultText: null,
     ...overrides,
   };
 }

@@ -36,6 +36,10 @@ GUARD_OUTPUT = "started"
 METAFLOW_MAX_ATTEMPTS = 6
 # A guard against a loop whose condition never changes (Metaflow has no limit).
 MAX_LOOP_ITERATIONS = 10_000
+# `python flow.py run --max-log-size` (10 MB): how much of a task's stdout, and of its
+# stderr, Metaflow's runtime stores (its TruncatedBuffer), then this line.
+MAX_LOG_BYTES = 10 * 1024 * 1024
+TRUNCATED_LOG_LINE = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
 
 # What the multiprocess executor's fork server imports before it forks op processes.
 # `import dagster` alone leaves out what each op process then imports to open the
@@ -133,6 +137,18 @@ class FlowInfo:
     trigger_on_finish: tuple[str, ...] = ()
     # @trigger: event name -> {parameter name: payload field}.
     trigger_events: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # --max-num-splits: a foreach task yielding more splits fails the run, as under
+    # `python flow.py run` (default 100 there); None: no limit, as Metaflow's
+    # production schedulers have none.
+    max_num_splits: int | None = None
+    # --max-log-size (in MB there): the bytes of a task's stdout, and of its stderr,
+    # stored in the datastore (`logs`, Task.stdout); the op's live log shows all.
+    max_log_bytes: int = MAX_LOG_BYTES
+    # @exit_hook: functions (a name in the flow file, or an import path) Metaflow runs
+    # after the run, each in a process of its own: on_success ones if the end step
+    # finished, else on_error ones (exit_hooks.py). In declaration order.
+    exit_hooks_on_success: tuple[str, ...] = ()
+    exit_hooks_on_error: tuple[str, ...] = ()
 
     @property
     def flow_dir(self) -> str:

@@ -72,6 +72,7 @@ def fan_out(
     """Run a foreach step, then yield one dynamic output per split, in split order."""
     result = _run_task(context, flow, step, inputs, params)
     num_splits = _num_splits(flow, result, step)
+    _check_num_splits(flow, step, num_splits)
     context.log.info(f"Foreach yields {num_splits} child steps.")
     metadata = _task_metadata(flow, result, step)
     metadata.update(_card_metadata(context, flow, result, step))
@@ -142,12 +143,27 @@ def split_again(
         num_splits = _num_splits(
             flow, TaskResult(path, _done_attempt(flow, path)), step
         )
+        _check_num_splits(flow, step, num_splits)
         width = len(str(num_splits - 1))
         key = _key_of(path)
         for index in range(num_splits):
             total += 1
             yield DynamicOutput(path, mapping_key=f"{key}_{str(index).zfill(width)}")
     context.log.info(f"Foreach {step!r} yields {total} child steps in all.")
+
+
+def _check_num_splits(flow: FlowInfo, step: str, num_splits: int) -> None:
+    """--max-num-splits, checked per foreach task as Metaflow's runtime does."""
+    limit = flow.max_num_splits
+    if limit is not None and num_splits > limit:
+        raise Failure(
+            # Metaflow's message as `run` prints it (its *step* shown in bold).
+            description=f"Foreach in step {step} yielded {num_splits} child steps "
+            f"which is more than the current maximum of {limit} children. You can "
+            "raise the maximum with the --max-num-splits option. (An option of "
+            "`dagster create`: regenerate the definitions file with a higher one.)",
+            allow_retries=False,
+        )
 
 
 def regroup(

@@ -29,6 +29,7 @@ from .model import (
     STDERR_TAIL_LINES,
     TIMEOUT_GRACE_SECONDS,
     TRIGGER_TAG,
+    TRUNCATED_LOG_LINE,
     FlowInfo,
 )
 from .running import (
@@ -139,15 +140,16 @@ def _launch(
             "stderr": open(os.path.join(tmp, "stderr"), "w+b"),  # noqa: SIM115
         }
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        env.update(_deploy_env(context, flow, tmp))
+        env.update(_deploy_env(flow, context.run.tags, tmp))
         context.log.info("Running: " + shlex.join(args))
         limit = _limit(context, flow, log_target)
         proc, reaper = _start(context, flow, args, env)
         try:
             echo_out, echo_err = echo_streams()
+            size = flow.max_log_bytes
             pumps = [
-                _pump(proc.stdout, echo_out, streams["stdout"], None),
-                _pump(proc.stderr, echo_err, streams["stderr"], tail),
+                _pump(proc.stdout, echo_out, streams["stdout"], None, size),
+                _pump(proc.stderr, echo_err, streams["stderr"], tail, size),
             ]
             stopped = None
             try:
@@ -205,16 +207,29 @@ def _pump(
     echo: IO[str],
     keep: IO[bytes],
     tail: deque[str] | None,
+    max_bytes: int,
 ) -> threading.Thread:
-    """Copy a child's stream line by line: live to this process, stamped to a file."""
+    """Copy a child's stream line by line: live to this process, stamped to a file.
+
+    As Metaflow's runtime (its TruncatedBuffer), the file keeps lines while they total
+    less than `max_bytes`, then a truncation line and nothing more; live, all of it.
+    """
 
     def run() -> None:
         assert source is not None
+        kept: int | None = 0  # None: truncated
         for raw in iter(source.readline, b""):
             text = raw.decode("utf-8", errors="replace")
             echo.write(text)
             echo.flush()
-            keep.write(_mflog_line(raw))
+            if kept is not None:
+                line = _mflog_line(raw)
+                if kept + len(line) < max_bytes:
+                    keep.write(line)
+                    kept += len(line)
+                else:
+                    keep.write(_mflog_line(TRUNCATED_LOG_LINE))
+                    kept = None
             if tail is not None:
                 tail.append(text)
         source.close()
@@ -320,10 +335,9 @@ def _kill_group(proc: _Task) -> None:
 # `--trigger <Flow/run>` (METAFLOW_FLOW_TRIGGER), so `current.trigger` works as usual.
 
 
-def _deploy_env(
-    context: OpExecutionContext, flow: FlowInfo, tmp: str
-) -> dict[str, str]:
-    """Variables that hand deploy-time values to a Metaflow command (`tmp`: its dir)."""
+def _deploy_env(flow: FlowInfo, tags: Mapping[str, str], tmp: str) -> dict[str, str]:
+    """Variables that hand deploy-time values to a Metaflow command (`tmp`: its dir;
+    `tags`: the Dagster run's)."""
     env: dict[str, str] = {}
     if flow.configs:
         path = os.path.join(tmp, "config.json")
@@ -337,7 +351,7 @@ def _deploy_env(
         env["METAFLOW_FLOW_CONFIG_VALUE"] = json.dumps(
             {n: f"kv.{n}" for n in flow.configs}
         )
-    trigger = context.run.tags.get(TRIGGER_TAG)
+    trigger = tags.get(TRIGGER_TAG)
     if flow.trigger_on_finish and trigger:
         env["METAFLOW_FLOW_TRIGGER"] = trigger
     return env

@@ -13,6 +13,8 @@ const ANNOTATION: Record<ParameterIR["type"], string> = {
 
 function defaultValue(param: ParameterIR): PyValue {
   if (param.type === "float" && typeof param.default === "number") return pyFloat(param.default);
+  // Python's own JSON text, loaded by the generated file: it keeps 1.0 a float.
+  if (param.defaultText !== null) return pyCall("json.loads", [param.defaultText]);
   return param.default;
 }
 

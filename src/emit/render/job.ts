@@ -1,5 +1,6 @@
 import type { FlowIR } from "../../ir/index.js";
 import type { JobArg, JobNode, JobPlan } from "../../plan/types.js";
+import { planExitHooks } from "../../plan/run.js";
 import { pyCall, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
 import { jobTags, renderAutomation } from "./automation.js";
 import { assignment, defHeader } from "./layout.js";
@@ -105,8 +106,16 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
 export const PRELOAD_NAME = "FORKSERVER_PRELOAD";
 // The runtime's executor that runs ops as threads of the run's process (executor.py).
 export const THREAD_EXECUTOR_NAME = "thread_executor";
+// The runtime's wrapper that runs the @exit_hook functions once the wrapped executor has
+// executed the run (exit_hooks.py).
+export const EXIT_HOOKS_EXECUTOR_NAME = "with_exit_hooks";
 
 function executor(ir: FlowIR): PyValue {
+  const inner = baseExecutor(ir);
+  return planExitHooks(ir) === null ? inner : pyCall(EXIT_HOOKS_EXECUTOR_NAME, [pyRaw("FLOW"), inner], []);
+}
+
+function baseExecutor(ir: FlowIR): PyValue {
   const { kind, maxWorkers, fastLaunch } = ir.deploy.executor;
   const config: Record<string, PyValue> = { max_concurrent: maxWorkers };
   if (kind === "threads") {
