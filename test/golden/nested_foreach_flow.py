@@ -1999,19 +1999,25 @@ def _start(
             return launch_warm(args, flow.flow_dir, env), None
         except LauncherError as exc:
             context.log.warning(f"Starting the task cold: the launcher failed ({exc})")
-    # Started before the task, so no moment exists where the task runs unguarded.
+    return start_guarded(args, flow.flow_dir, env, warm=fork)
+
+
+def start_guarded(
+    args: Sequence[str], cwd: str, env: Mapping[str, str], *, warm: bool = False
+) -> tuple[_Task, "subprocess.Popen[bytes]"]:
+    """Start `args` in a session of its own (forked from this process if `warm`, else
+    a new interpreter), with the reaper that kills its group should this process die
+    first: started before it, so no moment exists where it runs unguarded."""
     reaper = start_reaper(env)
     try:
         proc: _Task
-        if fork:
+        if warm:
             assert reaper.stdin is not None
-            proc = start_warm_task(
-                args, flow.flow_dir, env, keep_closed=[reaper.stdin.fileno()]
-            )
+            proc = start_warm_task(args, cwd, env, keep_closed=[reaper.stdin.fileno()])
         else:
             proc = subprocess.Popen(
-                args,
-                cwd=flow.flow_dir,
+                list(args),
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -2530,21 +2536,7 @@ def run_hook(
     reaper kills it should this process die first. Its output is printed here too.
     """
     args = hook_command(flow, name, run_id)
-    reaper = start_reaper(env)
-    try:
-        proc = subprocess.Popen(
-            args,
-            cwd=flow.flow_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except BaseException:
-        disarm_reaper(reaper)
-        raise
-    arm_reaper(reaper, proc.pid)
+    proc, reaper = start_guarded(args, flow.flow_dir, env)
     try:
         out, err = proc.communicate()
     except BaseException:

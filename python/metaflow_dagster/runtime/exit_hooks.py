@@ -16,7 +16,6 @@ executor: it runs no exit hooks.
 """
 
 # [embedded imports: begin]
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -36,8 +35,8 @@ from .executor import (
     RetryMode,
 )
 from .model import FlowInfo
-from .process import _deploy_env, _kill_group, task_env
-from .running import arm_reaper, disarm_reaper, start_reaper
+from .process import _deploy_env, _kill_group, start_guarded, task_env
+from .running import disarm_reaper
 
 # [runtime parts: end]
 
@@ -151,21 +150,7 @@ def run_hook(
     reaper kills it should this process die first. Its output is printed here too.
     """
     args = hook_command(flow, name, run_id)
-    reaper = start_reaper(env)
-    try:
-        proc = subprocess.Popen(
-            args,
-            cwd=flow.flow_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except BaseException:
-        disarm_reaper(reaper)
-        raise
-    arm_reaper(reaper, proc.pid)
+    proc, reaper = start_guarded(args, flow.flow_dir, env)
     try:
         out, err = proc.communicate()
     except BaseException:
