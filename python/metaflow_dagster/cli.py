@@ -79,12 +79,12 @@ def dagster(obj: Any) -> None:
 )
 @click.option(
     "--max-log-size",
-    default=10,
-    show_default=True,
+    default=None,
     type=int,
     callback=_positive,
     help="Megabytes of a task's stdout (and of its stderr) stored for `logs` and "
-    "Task.stdout, as `run --max-log-size`; the op's live log shows all of it.",
+    "Task.stdout, as `run --max-log-size` (default 10, as run's); the op's live log "
+    "shows all of it.",
 )
 @click.option(
     "--max-workers",
@@ -132,7 +132,7 @@ def create(
     decospecs: tuple[str, ...],
     workflow_timeout: int | None,
     max_num_splits: int | None,
-    max_log_size: int,
+    max_log_size: int | None,
     max_workers: int,
     fast_launch: bool,
     executor_kind: str | None,

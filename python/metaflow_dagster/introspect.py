@@ -331,7 +331,7 @@ def flow_ir(
     datastore_root: str | None,
     workflow_timeout: int | None = None,
     max_num_splits: int | None = None,
-    max_log_size: int = 10,
+    max_log_size: int | None = None,
 ) -> dict[str, Any]:
     """The IR of the flow in a Metaflow CLI context object (`ctx.obj`)."""
     from metaflow.util import get_username

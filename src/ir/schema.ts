@@ -193,10 +193,11 @@ export const flowIRSchema = z.object({
     // foreach task yielding more splits than this fails the run; null: no limit, as in
     // Metaflow's production schedulers (Argo Workflows, Step Functions).
     maxNumSplits: z.number().int().positive().nullable().default(null),
-    // `--max-log-size`, in megabytes as `python flow.py run --max-log-size` (default 10):
-    // how much of a task's stdout, and of its stderr, Metaflow's runtime stores for
-    // `logs` and Task.stdout before a "[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]" line.
-    maxLogSize: z.number().int().positive().default(10),
+    // `--max-log-size`, in megabytes as `python flow.py run --max-log-size`: how much of a
+    // task's stdout, and of its stderr, Metaflow's runtime stores for `logs` and
+    // Task.stdout before a "[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]" line; null:
+    // `run`'s default (10 MB, which the runtime holds: model.MAX_LOG_BYTES).
+    maxLogSize: z.number().int().positive().nullable().default(null),
     // @project as Metaflow resolved it for this deployment (with --branch/--production).
     project: projectSchema.nullable().default(null),
     // Config values resolved at create time: name -> the value as JSON text (Python's

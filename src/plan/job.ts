@@ -5,6 +5,7 @@ import { fitDagsterName } from "../validate/names.js";
 import { planConfig } from "./config.js";
 import { FlowGraph, parallelForeach } from "./graph.js";
 import { planRetry } from "./retry.js";
+import { planRun } from "./run.js";
 import type { JobPlan, OpInput, OpKind, OpPlan, StepFacts } from "./types.js";
 import { branchName, Wiring, type Names } from "./wiring.js";
 
@@ -162,7 +163,8 @@ export function planJob(ir: FlowIR, moduleNames: ReadonlySet<string>): JobPlan {
     parallel: graph.isParallel(step),
     parallelJoin: graph.closedParallel(step) !== null,
   }));
-  return { flowName: ir.flow.name, jobName: ir.deploy.jobName, jobAttr, ops, facts, body, config };
+  const run = planRun(ir);
+  return { flowName: ir.flow.name, jobName: ir.deploy.jobName, jobAttr, ops, facts, body, config, run };
 }
 
 function helperOp(kind: "splits" | "regroup", step: StepIR, fn: string, inputs: OpInput[], ir: FlowIR): OpPlan {

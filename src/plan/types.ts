@@ -91,6 +91,24 @@ export interface ConfigPlan {
   fields: { name: string; param: ParameterIR }[];
 }
 
+/** The hooks Metaflow's runtime runs once a run ended, in its order (decorator by decorator). */
+export interface ExitHooksPlan {
+  /** When the end step finished. */
+  onSuccess: string[];
+  /** Otherwise: a failed or terminated run. */
+  onError: string[];
+}
+
+/** What the runtime does around the run's tasks (plan/run.ts). */
+export interface RunPlan {
+  /** Null: the flow has no @exit_hook. */
+  exitHooks: ExitHooksPlan | null;
+  /** Splits one foreach task may yield; null: no limit. */
+  maxNumSplits: number | null;
+  /** Bytes of a task's stdout (and of its stderr) stored; null: `run`'s default. */
+  maxLogBytes: number | null;
+}
+
 export interface JobPlan {
   flowName: string;
   jobName: string;
@@ -100,4 +118,5 @@ export interface JobPlan {
   facts: StepFacts[];
   body: JobNode[];
   config: ConfigPlan | null;
+  run: RunPlan;
 }

@@ -172,7 +172,7 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       executor: { kind: "threads", maxWorkers: 16, fastLaunch: true },
       workflowTimeout: null,
       maxNumSplits: null,
-      maxLogSize: 10,
+      maxLogSize: null,
       project: null,
       configs: {},
       ...options.deploy,

@@ -1,7 +1,7 @@
 // Decorator facts the runtime needs, as keyword arguments of the FLOW literal's
 // StepInfo/FlowInfo calls and of the op decorator. Kept apart from the graph renderers.
 import type { FlowIR, StepIR } from "../../ir/index.js";
-import { planExitHooks, planRunLimits } from "../../plan/run.js";
+import type { RunPlan } from "../../plan/types.js";
 import { opTags } from "../../plan/tags.js";
 import { resolveEventMappings } from "../../plan/triggers.js";
 import { pyTuple, type PyValue } from "../printer/index.js";
@@ -21,14 +21,13 @@ export function stepInfoDecoratorKwargs(step: StepIR): [string, PyValue][] {
  * FlowInfo keywords: warm task launch, workflow timeout, run limits, Config values,
  * trigger facts, exit hooks.
  */
-export function flowInfoDecoratorKwargs(ir: FlowIR): [string, PyValue][] {
+export function flowInfoDecoratorKwargs(ir: FlowIR, run: RunPlan): [string, PyValue][] {
   const kwargs: [string, PyValue][] = [];
   // Fast launch also lets tasks fork from the op process (runtime/warm.py).
   if (ir.deploy.executor.fastLaunch) kwargs.push(["warm_tasks", true]);
   if (ir.deploy.workflowTimeout !== null) kwargs.push(["workflow_timeout", ir.deploy.workflowTimeout]);
-  const limits = planRunLimits(ir);
-  if (limits.maxNumSplits !== null) kwargs.push(["max_num_splits", limits.maxNumSplits]);
-  if (!limits.defaultLogSize) kwargs.push(["max_log_bytes", limits.maxLogBytes]);
+  if (run.maxNumSplits !== null) kwargs.push(["max_num_splits", run.maxNumSplits]);
+  if (run.maxLogBytes !== null) kwargs.push(["max_log_bytes", run.maxLogBytes]);
   const configs = Object.entries(ir.deploy.configs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (configs.length > 0) {
     kwargs.push(["configs", Object.fromEntries(configs.map(([name, c]) => [name, pyTuple([c.json, c.plain])]))]);
@@ -42,7 +41,7 @@ export function flowInfoDecoratorKwargs(ir: FlowIR): [string, PyValue][] {
       Object.fromEntries(events.map((e) => [e.name, Object.fromEntries(e.parameters)])),
     ]);
   }
-  const hooks = planExitHooks(ir);
+  const hooks = run.exitHooks;
   if (hooks !== null && hooks.onSuccess.length > 0) kwargs.push(["exit_hooks_on_success", pyTuple(hooks.onSuccess)]);
   if (hooks !== null && hooks.onError.length > 0) kwargs.push(["exit_hooks_on_error", pyTuple(hooks.onError)]);
   return kwargs;

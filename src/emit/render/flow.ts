@@ -42,6 +42,6 @@ export function renderFlowInfo(ir: FlowIR, plan: JobPlan, w: Writer): void {
     ["owner", d.owner],
     ["parameters", Object.fromEntries(ir.parameters.map((p) => [p.name, p.type]))],
   ];
-  kwargs.push(...flowInfoDecoratorKwargs(ir));
+  kwargs.push(...flowInfoDecoratorKwargs(ir, plan.run));
   w.line("FLOW = " + pyLiteral(pyCall("FlowInfo", [], kwargs), { indent: w.currentIndent, prefixWidth: 7 }));
 }

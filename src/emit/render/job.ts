@@ -1,6 +1,5 @@
 import type { FlowIR } from "../../ir/index.js";
 import type { JobArg, JobNode, JobPlan } from "../../plan/types.js";
-import { planExitHooks } from "../../plan/run.js";
 import { pyCall, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
 import { jobTags, renderAutomation } from "./automation.js";
 import { assignment, defHeader } from "./layout.js";
@@ -110,9 +109,9 @@ export const THREAD_EXECUTOR_NAME = "thread_executor";
 // executed the run (exit_hooks.py).
 export const EXIT_HOOKS_EXECUTOR_NAME = "with_exit_hooks";
 
-function executor(ir: FlowIR): PyValue {
+function executor(ir: FlowIR, plan: JobPlan): PyValue {
   const inner = baseExecutor(ir);
-  return planExitHooks(ir) === null ? inner : pyCall(EXIT_HOOKS_EXECUTOR_NAME, [pyRaw("FLOW"), inner], []);
+  return plan.run.exitHooks === null ? inner : pyCall(EXIT_HOOKS_EXECUTOR_NAME, [pyRaw("FLOW"), inner], []);
 }
 
 function baseExecutor(ir: FlowIR): PyValue {
@@ -133,7 +132,7 @@ export function renderJob(ir: FlowIR, plan: JobPlan, w: Writer): void {
   if (ir.deploy.description !== null) kwargs.push(["description", ir.deploy.description]);
   const tags: Record<string, PyValue> = { "metaflow/flow": ir.flow.name, ...jobTags(ir) };
   kwargs.push(["tags", tags]);
-  kwargs.push(["executor_def", executor(ir)]);
+  kwargs.push(["executor_def", executor(ir, plan)]);
   w.line("@" + pyLiteral(pyCall("job", [], kwargs), { indent: w.currentIndent, prefixWidth: 1 }));
   w.block(`def ${plan.jobAttr}() -> None:`, () => {
     w.line(`"""Metaflow flow ${plan.flowName}, one op per step."""`);
