@@ -171,21 +171,16 @@ def create(
         raise DagsterCompileError(str(exc)) from None
     write_atomically(output, source)
     if deployer_attribute_file:
-        from types import SimpleNamespace
-
-        from . import launch
+        from .launch import local_metadata
 
         # Where the job's runs record (local metadata: beside the flow, as `trigger`
         # reports it), not where this command happened to run.
-        recorded = launch._local_metadata(
-            SimpleNamespace(
-                metadata=ir["deploy"]["metadata"],
-                datastore=ir["deploy"]["datastore"],
-                datastore_root=ir["deploy"]["datastoreRoot"],
-                flow_dir=os.path.dirname(
-                    os.path.abspath(inspect.getfile(type(obj.flow)))
-                ),
-            )
+        flow_file = inspect.getfile(type(obj.flow))
+        recorded = local_metadata(
+            metadata=ir["deploy"]["metadata"],
+            datastore=ir["deploy"]["datastore"],
+            datastore_root=ir["deploy"]["datastoreRoot"],
+            flow_dir=os.path.dirname(os.path.abspath(flow_file)),
         )
         _write_json(
             deployer_attribute_file,

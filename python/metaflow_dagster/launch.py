@@ -161,7 +161,12 @@ def jobs_in_file(path: str, flow_name: str | None = None) -> list[JobInfo]:
             f"{path} is not a file written by `dagster create` (no FLOW object)."
         )
     kinds: Mapping[str, str] = dict(getattr(flow, "parameters", {}) or {})
-    metadata = _local_metadata(flow)
+    metadata = local_metadata(
+        metadata=getattr(flow, "metadata", None),
+        datastore=getattr(flow, "datastore", "local"),
+        datastore_root=getattr(flow, "datastore_root", None),
+        flow_dir=getattr(flow, "flow_dir", None),
+    )
     found: list[JobInfo] = []
     for job in defs.resolve_all_job_defs():
         tagged = (job.tags or {}).get(FLOW_TAG)
@@ -181,20 +186,23 @@ def jobs_in_file(path: str, flow_name: str | None = None) -> list[JobInfo]:
     return found
 
 
-def _local_metadata(flow: Any) -> str | None:
+def local_metadata(
+    *,
+    metadata: str | None,
+    datastore: str,
+    datastore_root: str | None,
+    flow_dir: str | None,
+) -> str | None:
     """`local@<dir holding .metaflow>` for a flow on local metadata and datastore.
 
     The generated ops resolve the datastore from the flow's directory upwards (as
     Metaflow does from its working directory): the Metaflow client must look there.
     """
-    if getattr(flow, "metadata", None) != "local":
+    if metadata != "local" or datastore != "local":
         return None
-    if getattr(flow, "datastore", "local") != "local":
-        return None
-    root = getattr(flow, "datastore_root", None)
-    if root:
-        return "local@" + os.path.dirname(os.path.realpath(root))
-    current = getattr(flow, "flow_dir", None)
+    if datastore_root:
+        return "local@" + os.path.dirname(os.path.realpath(datastore_root))
+    current = flow_dir
     while current:
         if os.path.isdir(os.path.join(current, ".metaflow")):
             return "local@" + os.path.realpath(current)
@@ -203,7 +211,6 @@ def _local_metadata(flow: Any) -> str | None:
             break
         current = parent
     # Not created yet: the first run creates it beside the flow.
-    flow_dir = getattr(flow, "flow_dir", None)
     return "local@" + os.path.realpath(flow_dir) if flow_dir else None
 
 

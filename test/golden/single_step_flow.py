@@ -38,6 +38,7 @@ from typing import IO, Any
 import dagster
 from dagster import (
     DagsterExecutionInterruptedError,
+    DagsterRun,
     Definitions,
     DynamicOutput,
     ExecutorDefinition,
@@ -2484,8 +2485,7 @@ def _after_run(
     """Decide the run's outcome as Metaflow does, then run the matching hooks."""
     log = plan_context.log
     run = plan_context.dagster_run
-    # As tasks.metaflow_run_id: re-executions share their root run's Metaflow run.
-    run_id = "dagster-" + (run.root_run_id or run.run_id)
+    run_id = metaflow_run_id_of(run)
     try:
         successful = end_step_ok(flow, run_id)
     except Exception as exc:  # noqa: BLE001 (any datastore's errors)
@@ -2517,8 +2517,10 @@ def end_step_ok(flow: FlowInfo, run_id: str) -> bool:
 
     store = _flow_datastore(flow)
     try:
-        # Task id "t": tasks._task_id of an op outside any foreach.
-        tds = store.get_task_datastore(run_id, flow.end_step, "t", mode="r")
+        # The end step's op is never inside a foreach.
+        tds = store.get_task_datastore(
+            run_id, flow.end_step, task_id_of(None), mode="r"
+        )
     except MetaflowException:  # no finished attempt
         return False
     return tds.get("_task_ok") is True
@@ -2594,15 +2596,23 @@ def _quoted(*streams: tuple[str, str]) -> str:
 
 
 def metaflow_run_id(context: OpExecutionContext) -> str:
+    """The Metaflow run id of the op's Dagster run."""
+    return metaflow_run_id_of(context.run)
+
+
+def metaflow_run_id_of(run: DagsterRun) -> str:
     """The Metaflow run id of a Dagster run: re-executions share their root run's id."""
-    run = context.run
     return "dagster-" + (run.root_run_id or run.run_id)
 
 
 def _task_id(context: OpExecutionContext) -> str:
-    # Unique per (run, step) and stable across retries: the op's mapping key, if any.
-    key = context.get_mapping_key()
-    return "t" if key is None else f"t-{key}"
+    return task_id_of(context.get_mapping_key())
+
+
+def task_id_of(mapping_key: str | None) -> str:
+    """The task id of an op's task: unique per (run, step) and stable across retries,
+    from the op's mapping key, if any (None: an op outside any foreach)."""
+    return "t" if mapping_key is None else f"t-{mapping_key}"
 
 
 def _taken(

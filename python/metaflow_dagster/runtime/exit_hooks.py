@@ -37,6 +37,7 @@ from .executor import (
 from .model import FlowInfo
 from .process import _deploy_env, _kill_group, start_guarded, task_env
 from .running import disarm_reaper
+from .tasks import metaflow_run_id_of, task_id_of
 
 # [runtime parts: end]
 
@@ -101,8 +102,7 @@ def _after_run(
     """Decide the run's outcome as Metaflow does, then run the matching hooks."""
     log = plan_context.log
     run = plan_context.dagster_run
-    # As tasks.metaflow_run_id: re-executions share their root run's Metaflow run.
-    run_id = "dagster-" + (run.root_run_id or run.run_id)
+    run_id = metaflow_run_id_of(run)
     try:
         successful = end_step_ok(flow, run_id)
     except Exception as exc:  # noqa: BLE001 (any datastore's errors)
@@ -134,8 +134,10 @@ def end_step_ok(flow: FlowInfo, run_id: str) -> bool:
 
     store = _flow_datastore(flow)
     try:
-        # Task id "t": tasks._task_id of an op outside any foreach.
-        tds = store.get_task_datastore(run_id, flow.end_step, "t", mode="r")
+        # The end step's op is never inside a foreach.
+        tds = store.get_task_datastore(
+            run_id, flow.end_step, task_id_of(None), mode="r"
+        )
     except MetaflowException:  # no finished attempt
         return False
     return tds.get("_task_ok") is True

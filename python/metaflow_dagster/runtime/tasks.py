@@ -5,7 +5,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import Failure, OpExecutionContext
+from dagster import DagsterRun, Failure, OpExecutionContext
 
 # [embedded imports: end]
 # isort: split
@@ -39,15 +39,23 @@ from .process import _compress, _launch, _top_level_args
 
 
 def metaflow_run_id(context: OpExecutionContext) -> str:
+    """The Metaflow run id of the op's Dagster run."""
+    return metaflow_run_id_of(context.run)
+
+
+def metaflow_run_id_of(run: DagsterRun) -> str:
     """The Metaflow run id of a Dagster run: re-executions share their root run's id."""
-    run = context.run
     return "dagster-" + (run.root_run_id or run.run_id)
 
 
 def _task_id(context: OpExecutionContext) -> str:
-    # Unique per (run, step) and stable across retries: the op's mapping key, if any.
-    key = context.get_mapping_key()
-    return "t" if key is None else f"t-{key}"
+    return task_id_of(context.get_mapping_key())
+
+
+def task_id_of(mapping_key: str | None) -> str:
+    """The task id of an op's task: unique per (run, step) and stable across retries,
+    from the op's mapping key, if any (None: an op outside any foreach)."""
+    return "t" if mapping_key is None else f"t-{mapping_key}"
 
 
 def _taken(
