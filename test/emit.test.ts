@@ -12,7 +12,7 @@ import type { FlowIR, StepIR } from "../src/ir/index.js";
 import { parseImports } from "../src/emit/imports.js";
 import { splitRuntime } from "../src/emit/runtime.js";
 import { readRuntime } from "../src/emit/runtime_files.js";
-import { planJob } from "../src/plan/job.js";
+import { planModule } from "../src/plan/module.js";
 import { CompileError } from "../src/validate/index.js";
 import { deco, flowIR, linearIR, param, stepOf } from "./support/ir.js";
 import { pythonExecutable, REPO_ROOT, runProcess } from "./support/python.js";
@@ -1120,7 +1120,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
   }, 120_000);
 
   it("cover every kind of op and every runtime entry point", () => {
-    const kinds = new Set(all.flatMap((c) => planJob(c.ir, MODULE_NAMES).ops.map((o) => o.kind)));
+    const kinds = new Set(all.flatMap((c) => planModule(c.ir, MODULE_NAMES).ops.map((o) => o.kind)));
     expect([...kinds].sort()).toEqual(["foreach", "regroup", "splits", "step", "switch"]);
     const sources = paths.map((p) => generated(readFileSync(p, "utf-8"))).join("\n");
     for (const entry of ["run_step", "fan_out", "run_switch", "split_again", "regroup"]) {
@@ -1135,7 +1135,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
     expect(got.error).toBeNull();
     expect(got.job).toBe(c.ir.deploy.jobName);
     expect(got.defsJobs).toEqual([c.ir.deploy.jobName]);
-    const plan = planJob(c.ir, MODULE_NAMES);
+    const plan = planModule(c.ir, MODULE_NAMES);
     const opByFn = new Map(plan.ops.map((o) => [o.fn, o]));
     expect(Object.keys(got.ops).sort()).toEqual([...opByFn.keys()].sort());
 
@@ -1167,7 +1167,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
       }
       if (op.emitsGuard) outs["started"] = [false, true];
       expect(node.outs, op.fn).toEqual(outs);
-      const step = op.kind === "splits" || op.kind === "regroup" ? null : op.step;
+      const step = op.kind === "splits" || op.kind === "regroup" ? null : stepOf(c.ir, op.step);
       expect(node.mapped, op.fn).toBe(step !== null && openForeaches(c.ir, step).length > 0);
     }
 
@@ -1178,14 +1178,14 @@ describe("emitted modules through Python, Dagster and ruff", () => {
         for (const [up, output] of ups) {
           const producer = opByFn.get(up);
           if (producer?.kind === "splits" || producer?.kind === "regroup") upstream(up, seen);
-          else seen.push([producer?.step.name ?? up, output]);
+          else seen.push([producer?.step ?? up, output]);
         }
       }
       return seen;
     };
-    const startOp = plan.ops.find((o) => o.step.name === c.ir.flow.startStep && o.kind !== "splits");
+    const startOp = plan.ops.find((o) => o.step === c.ir.flow.startStep && o.kind !== "splits");
     for (const op of plan.ops.filter((o) => o.kind !== "splits" && o.kind !== "regroup")) {
-      const step = op.step;
+      const step = stepOf(c.ir, op.step);
       const guarded = expectsGuard(c.ir, step);
       const isGuard = ([from, output]: [string, string]): boolean => from === c.ir.flow.startStep && output === "started";
       const all = upstream(op.fn);
@@ -1196,7 +1196,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
       const inputs = step.name === c.ir.flow.startStep ? [] : step.inFuncs.filter((p) => p !== step.name);
       expect([...new Set(reads.map(([s]) => s))].sort(), step.name).toEqual([...new Set(inputs)].sort());
       for (const [from, output] of reads) {
-        const producer = plan.ops.find((o) => o.step.name === from && o.kind === "switch");
+        const producer = plan.ops.find((o) => o.step === from && o.kind === "switch");
         if (producer === undefined) continue;
         const branch = producer.branches.find(([, target]) => target === step.name);
         expect(branch, `${from} -> ${step.name}`).toBeDefined();
@@ -1210,7 +1210,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
     // Every foreach fans out exactly once: its own op at the top level, else a helper
     // op re-splitting what its op returned.
     for (const foreach of c.ir.steps.filter((s) => s.type === "foreach" && s.numParallel === 0)) {
-      const own = opByFn.get(plan.ops.find((o) => o.step.name === foreach.name && o.kind !== "splits")?.fn ?? "");
+      const own = opByFn.get(plan.ops.find((o) => o.step === foreach.name && o.kind !== "splits")?.fn ?? "");
       const ownDynamic = got.ops[own?.fn ?? ""]?.outs["result"]?.[0] === true;
       const resplit = plan.ops.filter(
         (o) => o.kind === "splits" && upstream(o.fn).some(([s]) => s === foreach.name),

@@ -1,9 +1,10 @@
 // FlowGraph: the graph facts the planner reads (which foreaches are open at a step, and
 // which segment, i.e. which Dagster `.map()`, a step runs in).
 import { describe, expect, it } from "vitest";
+import { segmentKey } from "../src/base/segment.js";
 import type { FlowIR } from "../src/ir/index.js";
 import { FlowGraph } from "../src/plan/graph.js";
-import { enclosingForeach } from "../src/plan/job.js";
+import { enclosingForeach } from "../src/plan/analyze.js";
 import { deco, flowIR, linearIR, stepOf } from "./support/ir.js";
 
 /** Per step: `stack|depth|segment` (segment `-` at the top level). */
@@ -11,9 +12,14 @@ function layout(ir: FlowIR): Record<string, string> {
   const g = new FlowGraph(ir);
   const out: Record<string, string> = {};
   for (const step of ir.steps) {
-    out[step.name] = `${g.stack(step).join(",")}|${g.depth(step)}|${g.segment(step) ?? "-"}`;
+    out[step.name] = `${g.stack(step).join(",")}|${g.depth(step)}|${segmentOrDash(g, step)}`;
   }
   return out;
+}
+
+function segmentOrDash(g: FlowGraph, step: FlowIR["steps"][number]): string {
+  const segment = g.segment(step);
+  return segment === null ? "-" : segmentKey(segment);
 }
 
 const NESTED = (): FlowIR =>

@@ -5,16 +5,16 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { moduleNames } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";
-import { planJob } from "../src/plan/job.js";
+import { planModule } from "../src/plan/module.js";
 import { CompileError } from "../src/validate/index.js";
-import type { JobPlan } from "../src/plan/types.js";
-import { DAGSTER_NAME, fitDagsterName, MAX_DAGSTER_NAME } from "../src/validate/names.js";
+import type { ModulePlan } from "../src/plan/types.js";
+import { DAGSTER_NAME, fitDagsterName, MAX_DAGSTER_NAME } from "../src/base/dagster_names.js";
 import { flowIR, linearIR } from "./support/ir.js";
 
 const MODULE_NAMES: ReadonlySet<string> = moduleNames([]);
 
-function plan(ir: FlowIR): JobPlan {
-  return planJob(ir, MODULE_NAMES);
+function plan(ir: FlowIR): ModulePlan {
+  return planModule(ir, MODULE_NAMES);
 }
 
 // Two 238-character step names sharing a 236-character prefix (Metaflow allows
@@ -33,8 +33,8 @@ function twoLong(): FlowIR {
   });
 }
 
-function opOf(p: JobPlan, step: string): string {
-  const op = p.ops.find((o) => o.step.name === step && o.kind !== "splits" && o.kind !== "regroup");
+function opOf(p: ModulePlan, step: string): string {
+  const op = p.ops.find((o) => o.step === step && o.kind !== "splits" && o.kind !== "regroup");
   if (op === undefined) throw new Error(`no op for ${step}`);
   return op.fn;
 }
@@ -88,7 +88,7 @@ describe("long step names", () => {
     }
     expect(new Set(p.ops.map((o) => o.fn)).size).toBe(p.ops.length);
     // The body calls the same (shortened) ops the plan defines.
-    const called = p.body.flatMap((n) => (n.kind === "call" ? [n.fn] : []));
+    const called = p.job.body.flatMap((n) => (n.kind === "call" ? [n.fn] : []));
     expect(called).toContain(a);
     expect(called).toContain(b);
   });
@@ -144,7 +144,7 @@ describe("long step names", () => {
       expect(name.length).toBeLessThanOrEqual(MAX_DAGSTER_NAME);
       expect(name).toMatch(DAGSTER_NAME);
     }
-    const facts = p.facts.find((f) => f.step.name === "start");
+    const facts = p.flow.steps.find((f) => f.name === "start");
     expect(facts?.branches).toEqual(op.branches);
   });
 

@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseFlowIR, type FlowIR, type StepIR } from "../src/ir/index.js";
 import { planConfig } from "../src/plan/config.js";
-import { enclosingForeach, planJob } from "../src/plan/job.js";
+import { enclosingForeach } from "../src/plan/analyze.js";
+import { planModule } from "../src/plan/module.js";
 import { METAFLOW_MAX_ATTEMPTS, planRetry } from "../src/plan/retry.js";
-import type { JobNode, JobPlan, OpPlan } from "../src/plan/types.js";
+import type { JobNode, ModulePlan, OpPlan } from "../src/plan/types.js";
 import { splitRuntime } from "../src/emit/runtime.js";
 import { CompileError } from "../src/validate/index.js";
 import { bodyLines, deco, flowIR, linearIR, param, stepOf, type NodeSpec } from "./support/ir.js";
@@ -22,39 +23,39 @@ const RUNTIME = splitRuntime(
 // What compile() reserves: the runtime's names and the generated module's own.
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 
-function plan(ir: FlowIR): JobPlan {
-  return planJob(ir, MODULE_NAMES);
+function plan(ir: FlowIR): ModulePlan {
+  return planModule(ir, MODULE_NAMES);
 }
 
 /** The op that runs `step` (not a helper op feeding it). */
-function opOf(p: JobPlan, step: string): OpPlan {
-  const found = p.ops.filter((o) => o.step.name === step && o.kind !== "splits" && o.kind !== "regroup");
+function opOf(p: ModulePlan, step: string): OpPlan {
+  const found = p.ops.filter((o) => o.step === step && o.kind !== "splits" && o.kind !== "regroup");
   if (found.length !== 1 || found[0] === undefined) throw new Error(`no single op for ${step}`);
   return found[0];
 }
 
-function body(p: JobPlan): string[] {
-  return bodyLines(p.body);
+function body(p: ModulePlan): string[] {
+  return bodyLines(p.job.body);
 }
 
 /** Per step: the op's kind and the facts the runtime gets (`mapped`: inside a `.map()`). */
-function flags(p: JobPlan): Record<string, string> {
+function flags(p: ModulePlan): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of p.facts) {
-    const op = opOf(p, f.step.name);
-    expect(op.mapped, f.step.name).toBe(f.mapped);
+  for (const f of p.flow.steps) {
+    const op = opOf(p, f.name);
+    expect(op.mapped, f.name).toBe(f.mapped);
     const parts: string[] = [op.kind];
     if (f.split) parts.push("split");
     if (f.foreachJoin) parts.push("foreach_join");
     if (f.loop) parts.push("loop");
     if (f.mapped) parts.push("mapped");
-    out[f.step.name] = parts.join(" ");
+    out[f.name] = parts.join(" ");
   }
   return out;
 }
 
 /** An op's Dagster inputs, `name[]` for a list. */
-function inputs(p: JobPlan, step: string): string[] {
+function inputs(p: ModulePlan, step: string): string[] {
   return opOf(p, step).inputs.map((i) => `${i.name}${i.list ? "[]" : ""}`);
 }
 
@@ -126,10 +127,10 @@ describe("planJob wiring", () => {
     expect(inputs(p, "end")).toEqual(["b"]);
     expect(flags(p)).toEqual({ start: "step", a: "step", b: "step", end: "step" });
     expect(p.ops.every((o) => o.branches.length === 0 && o.retry === null)).toBe(true);
-    expect(p.facts.map((f) => f.step.name)).toEqual(["start", "a", "b", "end"]);
-    expect(p.jobAttr).toBe("TestFlow");
-    expect(p.jobName).toBe("TestFlow");
-    expect(p.flowName).toBe("TestFlow");
+    expect(p.flow.steps.map((f) => f.name)).toEqual(["start", "a", "b", "end"]);
+    expect(p.job.attr).toBe("TestFlow");
+    expect(p.job.name).toBe("TestFlow");
+    expect(p.flow.name).toBe("TestFlow");
     expect(p.config).toBeNull();
   });
 
@@ -198,7 +199,7 @@ describe("planJob wiring", () => {
       "join = op_join(left_join, right)",
       "end = op_end(join)",
     ]);
-    expect(p.body.every((n) => n.kind === "call")).toBe(true);
+    expect(p.job.body.every((n) => n.kind === "call")).toBe(true);
     expect(Object.values(flags(p)).every((f) => f === "step")).toBe(true);
   });
 
@@ -364,7 +365,7 @@ describe("planJob wiring", () => {
       end: [],
     });
     const p = plan(ir);
-    const stepOfFn = new Map(p.ops.map((o) => [o.fn, o.step.name]));
+    const stepOfFn = new Map(p.ops.map((o) => [o.fn, o.step]));
     const locals = new Map<string, string>();
     const helpers: string[] = [];
     const collect = (nodes: readonly JobNode[]): void => {
@@ -376,7 +377,7 @@ describe("planJob wiring", () => {
         } else helpers.push(...n.targets);
       }
     };
-    collect(p.body);
+    collect(p.job.body);
     expect(locals.size).toBe(ir.steps.length);
     const opFns = new Set(p.ops.map((o) => o.fn));
     expect(helpers).toEqual(["each_fan"]);
@@ -385,7 +386,7 @@ describe("planJob wiring", () => {
       expect(MODULE_NAMES.has(local), `${step} -> ${local}`).toBe(false);
       expect(opFns.has(local), `${step} -> ${local}`).toBe(false);
       expect(helpers.includes(local), `${step} -> ${local}`).toBe(false);
-      expect(local).not.toBe(p.jobAttr);
+      expect(local).not.toBe(p.job.attr);
     }
     expect(new Set(locals.values()).size).toBe(locals.size);
     // pyIdent's injective encoding: `_` doubles, a trailing `_` terminates.
@@ -411,9 +412,9 @@ describe("planJob wiring", () => {
       expect(() => plan(linearIR([], { name })), name).toThrow(CompileError);
       expect(() => plan(linearIR([], { name })), name).toThrow(/flow class name '.*' collides/);
     }
-    expect(plan(linearIR([], { name: "MyFlow", deploy: { jobName: "other_job" } }))).toMatchObject({
-      jobAttr: "MyFlow",
-      jobName: "other_job",
+    expect(plan(linearIR([], { name: "MyFlow", deploy: { jobName: "other_job" } })).job).toMatchObject({
+      attr: "MyFlow",
+      name: "other_job",
     });
   });
 });
@@ -473,7 +474,7 @@ describe("planConfig", () => {
 
   it("plans no Config without parameters", () => {
     expect(configOf()).toBeNull();
-    expect(plan(linearIR()).ops.some((o) => o.takesConfig)).toBe(false);
+    expect(plan(linearIR()).ops.some((o) => o.config !== null)).toBe(false);
   });
 
   it("names fields after the flow attribute, so the user-facing name can be an alias", () => {
@@ -483,7 +484,7 @@ describe("planConfig", () => {
       param("greeting"),
     );
     expect(config?.className).toBe("StartConfig");
-    expect(config?.fields.map((f) => [f.name, f.param.name])).toEqual([
+    expect(config?.fields.map((f) => [f.name, f.parameter])).toEqual([
       ["config_blob", "config-blob"],
       ["klass", "class"],
       ["greeting", "greeting"],
@@ -510,7 +511,7 @@ describe("planConfig", () => {
 
   it("gives the start op, and only it, the config", () => {
     const p = plan(linearIR(["a"], { parameters: [param("alpha")] }));
-    expect(p.ops.filter((o) => o.takesConfig).map((o) => o.step.name)).toEqual(["start"]);
+    expect(p.ops.filter((o) => o.config !== null).map((o) => o.step)).toEqual(["start"]);
   });
 
   it("renames the Config class away from module names", () => {

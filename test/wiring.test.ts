@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import { moduleNames } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";
 import { splitRuntime } from "../src/emit/runtime.js";
-import { planJob } from "../src/plan/job.js";
-import type { JobNode, JobPlan, OpPlan } from "../src/plan/types.js";
+import { planModule } from "../src/plan/module.js";
+import type { JobNode, ModulePlan, OpPlan } from "../src/plan/types.js";
 import { argText, bodyLines, flowIR, linearIR } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
 import { readRuntime } from "../src/emit/runtime_files.js";
@@ -16,45 +16,45 @@ import { readRuntime } from "../src/emit/runtime_files.js";
 const RUNTIME = splitRuntime(readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")));
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 
-function plan(ir: FlowIR): JobPlan {
-  return planJob(ir, MODULE_NAMES);
+function plan(ir: FlowIR): ModulePlan {
+  return planModule(ir, MODULE_NAMES);
 }
 
-function body(p: JobPlan): string[] {
-  return bodyLines(p.body);
+function body(p: ModulePlan): string[] {
+  return bodyLines(p.job.body);
 }
 
 /** Every op as `fn kind step (inputs)`, `name[]` for a list input, `*` when mapped. */
-function ops(p: JobPlan): string[] {
+function ops(p: ModulePlan): string[] {
   return p.ops.map((o) => {
     const ins = o.inputs.map((i) => `${i.name}${i.list ? "[]" : ""}`).join(", ");
-    return `${o.fn} ${o.kind} ${o.step.name} (${ins})${o.mapped ? " *" : ""}`;
+    return `${o.fn} ${o.kind} ${o.step} (${ins})${o.mapped ? " *" : ""}`;
   });
 }
 
-function opNamed(p: JobPlan, fn: string): OpPlan {
+function opNamed(p: ModulePlan, fn: string): OpPlan {
   const found = p.ops.find((o) => o.fn === fn);
   if (found === undefined) throw new Error(`no op ${fn}`);
   return found;
 }
 
 /** Per step, the runtime facts that are set. */
-function facts(p: JobPlan): Record<string, string> {
+function facts(p: ModulePlan): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of p.facts) {
+  for (const f of p.flow.steps) {
     const parts: string[] = [];
     if (f.split) parts.push("split");
     if (f.foreachJoin) parts.push("foreach_join");
     if (f.branches.length > 0) parts.push(`branches=${f.branches.map(([o, t]) => `${t}->${o}`).join(",")}`);
     if (f.loop) parts.push("loop");
     if (f.mapped) parts.push("mapped");
-    out[f.step.name] = parts.join(" ");
+    out[f.name] = parts.join(" ");
   }
   return out;
 }
 
 /** The inputs of the end op, and the arguments the job body passes it. */
-function endCall(p: JobPlan): string {
+function endCall(p: ModulePlan): string {
   const line = body(p).find((l) => l.startsWith("end = op_end("));
   if (line === undefined) throw new Error("no end call");
   return line;
@@ -141,7 +141,7 @@ describe("nested foreach", () => {
       "Inputs of step inner_join of TestFlow, grouped per foreach split.",
     );
     for (const fn of ["op_outer_splits", "op_inner_join_inputs"]) {
-      expect(opNamed(p, fn)).toMatchObject({ branches: [], takesConfig: false, mapped: false, retry: null });
+      expect(opNamed(p, fn)).toMatchObject({ branches: [], config: null, mapped: false, retry: null });
     }
   });
 
@@ -438,7 +438,7 @@ describe("switch at the top level", () => {
       end: [],
     });
     const p = plan(ir);
-    const call = p.body.find((n) => n.kind === "call" && n.fn === "op_join");
+    const call = p.job.body.find((n) => n.kind === "call" && n.fn === "op_join");
     if (call?.kind !== "call") throw new Error("no op_join call");
     const plain = call.args.filter((a) => a.kind !== "list" && a.kind !== "collect").map(argText);
     expect(plain).not.toContain("a_more");
@@ -622,7 +622,7 @@ describe("switch inside a foreach body", () => {
       end: [],
     });
     const p = plan(ir);
-    const each = p.body.find((n) => n.kind === "def" && n.fn === "each_start");
+    const each = p.job.body.find((n) => n.kind === "def" && n.fn === "each_start");
     expect(each?.kind).toBe("def");
     expect(each?.kind === "def" ? each.returns : []).not.toContain("classify");
   });
@@ -632,7 +632,7 @@ describe("switch inside a foreach body", () => {
 // end op has one fan-in input: its real inputs plus the start op's guard output, which
 // start always emits. The end op then always runs, and fails if only the guard came.
 describe("the end op's guard", () => {
-  const withGuard = (p: JobPlan): boolean => {
+  const withGuard = (p: ModulePlan): boolean => {
     const end = opNamed(p, "op_end");
     const start = opNamed(p, "op_start");
     expect(start.emitsGuard).toBe(end.guarded);
@@ -758,8 +758,8 @@ describe("generated names", () => {
     expect(stepOps.map((o) => o.fn)).toContain("op_inner_join_inputs");
     const splits = opNamed(p, p.ops.find((o) => o.kind === "splits")?.fn ?? "");
     const regroup = opNamed(p, p.ops.find((o) => o.kind === "regroup")?.fn ?? "");
-    expect(splits.step.name).toBe("outer");
-    expect(regroup.step.name).toBe("inner_join");
+    expect(splits.step).toBe("outer");
+    expect(regroup.step).toBe("inner_join");
     expect(splits.fn).toBe("op__outer__splits_");
     expect(regroup.fn).toBe("op__inner__join__inputs_");
     expect(body(p)).toEqual(
@@ -770,12 +770,12 @@ describe("generated names", () => {
         "inner__join__inputs_ = op_inner_join_inputs(outer__splits_)",
       ]),
     );
-    const names = bound(p.body);
+    const names = bound(p.job.body);
     expect(new Set(names).size, names.join(" ")).toBe(names.length);
     for (const name of names) {
       expect(fns.includes(name), name).toBe(false);
       expect(MODULE_NAMES.has(name), name).toBe(false);
-      expect(name).not.toBe(p.jobAttr);
+      expect(name).not.toBe(p.job.attr);
     }
     // Every step still gets its own op call.
     const calls = body(p).filter((l) => / = op_/.test(l.trim()));

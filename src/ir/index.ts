@@ -1,2 +1,3 @@
 export * from "./schema.js";
 export { parseFlowIR } from "./parse.js";
+export { EVENT_NAME, resolveEventMappings, type EventMapping } from "./triggers.js";

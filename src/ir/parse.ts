@@ -1,5 +1,5 @@
 import { flowIRSchema, IR_VERSION, type FlowIR } from "./schema.js";
-import { CompileError } from "../validate/errors.js";
+import { CompileError } from "../base/problems.js";
 
 /** Parse untrusted JSON into the IR, or explain (by JSON path) why it is not one. */
 export function parseFlowIR(input: unknown): FlowIR {

@@ -1,55 +1,62 @@
+// Pass 5 (with the FLOW data): the start op's Config class, one typed, documented
+// launchpad field per Metaflow Parameter. The namer chose the names.
 import type { FlowIR, ParameterIR } from "../ir/index.js";
-import { pyIdent } from "../emit/printer/index.js";
-import { CompileError } from "../validate/index.js";
-import type { ConfigPlan } from "./types.js";
+import { Namer } from "./namer.js";
+import { ANY, JSON_MODULE } from "./runtime_api.js";
+import type { ConfigField, ConfigPlan, FieldDefault, NamePlan } from "./types.js";
 
-// Names a pydantic/Dagster Config field must not take: they shadow model attributes.
-const MODEL_ATTRIBUTES = new Set([
-  "Config",
-  "construct",
-  "copy",
-  "dict",
-  "fields",
-  "from_orm",
-  "json",
-  "parse_file",
-  "parse_obj",
-  "parse_raw",
-  "schema",
-  "schema_json",
-  "update_forward_refs",
-  "validate",
-]);
+const ANNOTATION: Record<ParameterIR["type"], string> = {
+  str: "str",
+  int: "int",
+  float: "float",
+  bool: "bool",
+  json: ANY,
+  file: "str",
+};
 
-// Names the class body itself uses after the fields start (`Field(...)`, `Any`).
-const CLASS_BODY_NAMES = ["Field", "Any"];
-
-// A field must never be named like another parameter: Dagster matches config keys to
-// field names before aliases, so `a = Parameter("b")` next to `b = Parameter("a")`
-// would silently swap their values.
-function fieldName(param: ParameterIR, all: readonly ParameterIR[]): string {
-  const others = all.filter((p) => p !== param).map((p) => p.name);
-  const reserved = new Set([...MODEL_ATTRIBUTES, ...CLASS_BODY_NAMES, ...others]);
-  const name = pyIdent(param.attribute, reserved);
-  // pydantic treats leading underscores as private and `model_` as its own namespace.
-  return name.startsWith("_") || name.startsWith("model_") ? `param${name}` : name;
+function fieldDefault(param: ParameterIR): FieldDefault {
+  if (param.hasDefault) {
+    if (param.type === "float" && typeof param.default === "number") return { kind: "float", value: param.default };
+    if (param.defaultText !== null) return { kind: "jsonText", text: param.defaultText };
+    return { kind: "value", value: param.default };
+  }
+  // A parameter that is not required may be left out: None.
+  return param.required ? { kind: "none" } : { kind: "value", value: null };
 }
 
-/** The start op's Config class: one typed field per Metaflow Parameter. */
+function field(name: string, param: ParameterIR): ConfigField {
+  // A required parameter, or one without a default, must be given in the launchpad.
+  const optional = param.hasDefault || !param.required;
+  const base = ANNOTATION[param.type];
+  return {
+    name,
+    parameter: param.name,
+    annotation: optional && !param.hasDefault && base !== ANY ? `${base} | None` : base,
+    default: fieldDefault(param),
+    description: param.help,
+  };
+}
+
+export function planConfigClass(ir: FlowIR, names: NamePlan["config"]): ConfigPlan | null {
+  if (names === null) return null;
+  const fields = names.fields.map((f, i) => {
+    const param = ir.parameters[i];
+    if (param === undefined || param.name !== f.parameter) throw new Error(`config field ${f.name} lost its parameter`);
+    return field(f.name, param);
+  });
+  return { className: names.className, docstring: `Parameters of the Metaflow flow ${ir.flow.name}.`, fields };
+}
+
+/** The runtime names a Config class uses: `Any` (json fields) and `json` (loaded defaults). */
+export function configRuntimeNames(config: ConfigPlan | null): string[] {
+  if (config === null) return [];
+  const names: string[] = [];
+  if (config.fields.some((f) => f.annotation === ANY)) names.push(ANY);
+  if (config.fields.some((f) => f.default.kind === "jsonText")) names.push(JSON_MODULE);
+  return names;
+}
+
+/** The Config class alone, for a flow's parameters and the module names it must avoid. */
 export function planConfig(ir: FlowIR, reserved: ReadonlySet<string>): ConfigPlan | null {
-  if (ir.parameters.length === 0) return null;
-  const fields = ir.parameters.map((param) => ({ name: fieldName(param, ir.parameters), param }));
-  const seen = new Map<string, string>();
-  for (const field of fields) {
-    const other = seen.get(field.name);
-    if (other !== undefined) {
-      throw new CompileError([
-        {
-          message: `parameters '${other}' and '${field.param.name}' map to the same Dagster config field '${field.name}'`,
-        },
-      ]);
-    }
-    seen.set(field.name, field.param.name);
-  }
-  return { className: pyIdent("StartConfig", reserved), fields };
+  return planConfigClass(ir, new Namer(reserved).config(ir.parameters));
 }

@@ -1,14 +1,15 @@
+import { segmentKey, type Segment } from "../base/segment.js";
 import type { FlowIR, StepIR } from "../ir/index.js";
 
 /**
- * Facts about the flow's graph the planner needs, computed once. A "segment" is a run
- * of steps that execute once per foreach split inside one Dagster `.map()`; Dagster
- * cannot nest dynamic mappings, so every segment maps over a top-level dynamic source.
+ * Queries on the flow's graph, which the analysis pass (plan/analyze.ts) asks once per
+ * step and stores as plain data. A "segment" (base/segment.ts) is a run of steps that
+ * execute once per foreach split inside one Dagster `.map()`.
  */
 export class FlowGraph {
   readonly byName: ReadonlyMap<string, StepIR>;
   private readonly stacks = new Map<string, readonly string[]>();
-  private readonly entries = new Map<string, string | null>();
+  private readonly entries = new Map<string, Segment | null>();
 
   constructor(readonly ir: FlowIR) {
     this.byName = new Map(ir.steps.map((s) => [s.name, s]));
@@ -78,23 +79,26 @@ export class FlowGraph {
   }
 
   /**
-   * The segment a step runs in: `body:<foreach>` when a foreach's split starts it, or
-   * `inputs:<step>` when the step needs its inputs regrouped per split (a nested foreach
-   * join, or a step whose inputs come from different segments). Null at the top level.
+   * The segment a step runs in: the body of a foreach when its split starts the step, or
+   * the step's own `inputs` segment when it needs its inputs regrouped per split (a
+   * nested foreach join, or a step whose inputs come from different segments). Null at
+   * the top level.
    */
-  segment(step: StepIR): string | null {
+  segment(step: StepIR): Segment | null {
     if (this.entries.has(step.name)) return this.entries.get(step.name) ?? null;
-    let result: string | null = null;
+    let result: Segment | null = null;
     if (this.depth(step) > 0) {
       const innermost = this.stack(step)[this.depth(step) - 1] ?? "";
       const inputs = this.inputsOf(step);
+      const regroup: Segment = { kind: "inputs", step: step.name };
       if (inputs.includes(innermost)) {
-        result = `body:${innermost}`;
+        result = { kind: "body", foreach: innermost };
       } else if (this.closedForeach(step) !== null) {
-        result = `inputs:${step.name}`;
+        result = regroup;
       } else {
-        const parents = new Set(inputs.map((p) => this.segment(this.step(p))));
-        result = parents.size === 1 ? ([...parents][0] ?? null) : `inputs:${step.name}`;
+        // Inputs all in one segment: the step continues it.
+        const parents = new Map(inputs.map((p) => this.segment(this.step(p))).map((s) => [s === null ? null : segmentKey(s), s]));
+        result = parents.size === 1 ? ([...parents.values()][0] ?? null) : regroup;
       }
     }
     this.entries.set(step.name, result);

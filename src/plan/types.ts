@@ -1,61 +1,103 @@
-import type { ParameterIR, StepIR } from "../ir/index.js";
+// The module plan: every decision about the generated file, as plain data. The passes
+// (plan/module.ts runs them in order) fill it; the renderers (emit/render/) only print
+// it and never look at the IR. Field docs say what a value means, not how it prints.
+import type { Segment } from "../base/segment.js";
+import type { EventMapping, JsonValue, StepIR } from "../ir/index.js";
+
+// ---- Pass 1, analyze: what the flow's graph means for Dagster ----------------------
+
+/** One step as the later passes see it. */
+export interface StepShape {
+  name: string;
+  type: StepIR["type"];
+  /** Steps that feed this one, in Metaflow's order (the start step: none). */
+  inputs: string[];
+  /** Enclosing foreaches still open here (fanning out), outermost first. */
+  stack: string[];
+  /** The `.map()` the step runs in; null at the top level. */
+  segment: Segment | null;
+  /** A foreach fanning out into Dagster dynamic outputs (`num_parallel` does not). */
+  fansOut: boolean;
+  /** A switch (`split-switch`); `loop` when it can choose itself again. */
+  switch: boolean;
+  loop: boolean;
+  /** Switch: the distinct steps it can lead to other than itself, in source order. */
+  targets: string[];
+  /** For a split or foreach: the join that closes it. */
+  matchingJoin: string | null;
+  /** The fanning-out foreach this join closes (its inputs are that foreach's splits). */
+  closesForeach: string | null;
+  /** The `num_parallel` foreach this join closes (its inputs are the control's mappers). */
+  closesParallel: string | null;
+  /** Started by `num_parallel`: its op runs the control task, which starts workers. */
+  parallel: boolean;
+  /** Directly after a fanning-out foreach: the task gets `--split-index`. */
+  split: boolean;
+}
+
+export interface Analysis {
+  flowName: string;
+  startStep: string;
+  endStep: string;
+  /** Step names in the IR's order (Metaflow's). */
+  order: string[];
+  steps: ReadonlyMap<string, StepShape>;
+  hasSwitch: boolean;
+  /**
+   * The end op is guarded: with switches, a skipped branch must never silently skip it,
+   * so it also reads the start op's guard output and fails when only that arrived.
+   */
+  guardedEnd: boolean;
+}
+
+// ---- Pass 2, name: every generated Python and Dagster name (plan/namer.ts) ---------
+
+export interface ConfigFieldNames {
+  /** The Config field (Python attribute). */
+  name: string;
+  /** The parameter's own name, which users pass: the field's alias when it differs. */
+  parameter: string;
+}
+
+export interface NamePlan {
+  /** Module attribute holding the job (the flow class name). */
+  jobAttr: string;
+  /** Step -> its op's function and Dagster name. */
+  ops: ReadonlyMap<string, string>;
+  /** Nested foreach step -> the helper op re-splitting it. */
+  splitsOps: ReadonlyMap<string, string>;
+  /** Regrouped step -> the helper op regrouping its inputs. */
+  inputsOps: ReadonlyMap<string, string>;
+  /** segmentKey -> the job body's function mapped over the segment. */
+  each: ReadonlyMap<string, string>;
+  /** segmentKey -> the variable holding the dynamic source (when not a foreach's own output). */
+  sources: ReadonlyMap<string, string>;
+  /** Step, or `<switch>_<output>` for one branch, -> the variable of its collected map results. */
+  results: ReadonlyMap<string, string>;
+  /** Step -> its output's variable in the job body, which is also its op input name. */
+  locals: ReadonlyMap<string, string>;
+  /** Switch -> its outputs: [output name, target step]. */
+  branches: ReadonlyMap<string, [string, string][]>;
+  /** The output each switch op emits for the branch leading to a step. */
+  branchOutput: (target: string) => string;
+  config: { className: string; fields: ConfigFieldNames[] } | null;
+  /** Module attributes and Dagster names of the schedule and sensors. */
+  schedule: { attr: string; name: string };
+  onFinish: { attr: string; name: string };
+  onEvents: { attr: string; name: string };
+  /** The start op's extra output that keeps a guarded end op from being skipped. */
+  guardOutput: string;
+  /** The op input holding a fan-in's (or a regrouped segment's) list of paths. */
+  itemInput: string;
+}
+
+// ---- Pass 3, wire: the job body ------------------------------------------------------
 
 /** One Dagster input of an op: a path (`str`) or a list of paths (fan-in). */
 export interface OpInput {
   /** The Python parameter (and Dagster input) name. */
   name: string;
   list: boolean;
-}
-
-export interface RetryPlan {
-  maxRetries: number;
-  delaySeconds: number;
-}
-
-/**
- * How an op runs, i.e. which runtime entry point it calls:
- * - `step`: one task, one output (`run_step`);
- * - `foreach`: a top-level foreach: one task, then one dynamic output per split (`fan_out`);
- * - `switch`: one task (or one per loop iteration), then only the chosen branch's output;
- * - `splits`: helper op re-splitting a nested foreach over composite keys (`split_again`);
- * - `regroup`: helper op grouping collected paths by split for one step (`regroup`).
- */
-export type OpKind = "step" | "foreach" | "switch" | "splits" | "regroup";
-
-export interface OpPlan {
-  kind: OpKind;
-  /** The Metaflow step this op runs, or (helper ops) feeds. */
-  step: StepIR;
-  /** Function and Dagster op name. */
-  fn: string;
-  inputs: OpInput[];
-  /** Switch ops: one optional output per branch target: [output name, target step]. */
-  branches: [string, string][];
-  /** The start op takes the flow's parameters as its config. */
-  takesConfig: boolean;
-  /** Runs once per foreach split (inside a `.map()`): switches then emit every branch. */
-  mapped: boolean;
-  retry: RetryPlan | null;
-  docstring: string;
-  /** The start op also emits the guard output that keeps the end op from being skipped. */
-  emitsGuard: boolean;
-  /** The end op fails, rather than pass a marker on, when only the guard arrived. */
-  guarded: boolean;
-}
-
-/** Facts the runtime needs per step, baked into the FLOW literal. */
-export interface StepFacts {
-  step: StepIR;
-  /** Directly after a foreach: the task gets `--split-index` from its mapping key. */
-  split: boolean;
-  foreachJoin: boolean;
-  /** Switch: target step -> op output name. */
-  branches: [string, string][];
-  loop: boolean;
-  mapped: boolean;
-  /** `num_parallel`: the step's control task, and the join reading its mapper tasks. */
-  parallel: boolean;
-  parallelJoin: boolean;
 }
 
 /** An argument in the job body. */
@@ -86,37 +128,245 @@ export type JobNode =
     }
   | { kind: "map"; targets: string[]; source: string; fn: string };
 
-export interface ConfigPlan {
-  className: string;
-  fields: { name: string; param: ParameterIR }[];
+export interface Wiring {
+  body: JobNode[];
+  /** Step -> its op's inputs, matching the arguments the body passes. */
+  inputs: ReadonlyMap<string, OpInput[]>;
 }
 
-/** The hooks Metaflow's runtime runs once a run ended, in its order (decorator by decorator). */
-export interface ExitHooksPlan {
-  /** When the end step finished. */
-  onSuccess: string[];
-  /** Otherwise: a failed or terminated run. */
-  onError: string[];
+// ---- Pass 4, ops -----------------------------------------------------------------------
+
+export interface RetryPlan {
+  maxRetries: number;
+  delaySeconds: number;
 }
 
-/** What the runtime does around the run's tasks (plan/run.ts). */
-export interface RunPlan {
-  /** Null: the flow has no @exit_hook. */
-  exitHooks: ExitHooksPlan | null;
+/**
+ * How an op runs, i.e. which runtime entry point it calls:
+ * - `step`: one task, one output (`run_step`);
+ * - `foreach`: a top-level foreach: one task, then one dynamic output per split (`fan_out`);
+ * - `switch`: one task (or one per loop iteration), then only the chosen branch's output;
+ * - `splits`: helper op re-splitting a nested foreach over composite keys (`split_again`);
+ * - `regroup`: helper op grouping collected paths by split for one step (`regroup`).
+ */
+export type OpKind = "step" | "foreach" | "switch" | "splits" | "regroup";
+
+/** One output of an op: `Out(type)`, or `DynamicOut(type)`, maybe not required. */
+export interface OpOutput {
+  name: string;
+  dynamic: boolean;
+  type: "str" | "list[str]";
+  /** False: the op may not emit it (an untaken switch branch at the top level). */
+  required: boolean;
+}
+
+/** The list of input paths the op passes the runtime. */
+export type OpPaths =
+  | { kind: "none" }
+  /** The one list input as it is. */
+  | { kind: "input"; name: string }
+  /** A list of the inputs; `spread` ones are lists themselves, spliced in. */
+  | { kind: "list"; items: { name: string; spread: boolean }[] };
+
+export interface OpPlan {
+  kind: OpKind;
+  /** The Metaflow step this op runs, or (helper ops) feeds. */
+  step: string;
+  /** Function and Dagster op name. */
+  fn: string;
+  docstring: string;
+  inputs: OpInput[];
+  /** Outputs; a lone `result` is Dagster's default output (`out=Out(...)`). */
+  outputs: OpOutput[];
+  /** Switch ops: one output per branch target: [output name, target step]. */
+  branches: [string, string][];
+  /** The Config class of the flow's parameters, when this (the start) op takes it. */
+  config: string | null;
+  /** Runs once per foreach split (inside a `.map()`): switches then emit every branch. */
+  mapped: boolean;
+  retry: RetryPlan | null;
+  /** Dagster op tags (@resources, @timeout), in order; empty: none. */
+  tags: [string, string][];
+  /** The op's return annotation. */
+  returns: string;
+  /** True: a generator (`yield from` the runtime); false: `return` its one path. */
+  yields: boolean;
+  /** The runtime entry point the op calls, with the step's name and its input paths. */
+  call: string;
+  paths: OpPaths;
+  /** Pass the config to the runtime as the run's parameters. */
+  params: boolean;
+  /** The end op fails, rather than pass a marker on, when only the guard arrived. */
+  guarded: boolean;
+  /** The start op also emits the guard output (told to the runtime unless `run_start`). */
+  emitsGuard: boolean;
+  emitGuardArg: boolean;
+}
+
+// ---- Pass 5, flow data: the FLOW literal and the Config class -----------------------
+
+/** Facts the runtime needs per step, baked into the FLOW literal (StepInfo). */
+export interface StepFacts {
+  name: string;
+  /** Directly after a foreach: the task gets `--split-index` from its mapping key. */
+  split: boolean;
+  foreachJoin: boolean;
+  /** Switch: [op output name, target step]. */
+  branches: [string, string][];
+  loop: boolean;
+  /** Runs inside a `.map()`. */
+  mapped: boolean;
+  /** A switch inside a `.map()`: it emits every branch (untaken ones a marker). */
+  mappedSwitch: boolean;
+  /** `num_parallel`: the step's control task, and the join reading its mapper tasks. */
+  parallel: boolean;
+  parallelJoin: boolean;
+  userRetries: number;
+  errorRetries: number;
+  withSpecs: string[];
+  /** @environment variables, sorted by name. */
+  env: [string, string][];
+  /** The effective @timeout in seconds (the op enforces it). */
+  timeout: number | null;
+  /** The step has a @card: only then does its op look for cards. */
+  cards: boolean;
+}
+
+/** `FLOW = FlowInfo(...)`: every fact about the flow, baked at create time. */
+export interface FlowInfoPlan {
+  name: string;
+  file: string;
+  startStep: string;
+  endStep: string;
+  steps: StepFacts[];
+  topLevelArgs: string[];
+  datastore: string;
+  datastoreRoot: string | null;
+  metadata: string;
+  tags: string[];
+  namespace: string | null;
+  owner: string | null;
+  /** Parameter name -> type. */
+  parameters: [string, string][];
+  /** Tasks start warm (fork from the op's process). */
+  warmTasks: boolean;
+  workflowTimeout: number | null;
   /** Splits one foreach task may yield; null: no limit. */
   maxNumSplits: number | null;
   /** Bytes of a task's stdout (and of its stderr) stored; null: `run`'s default. */
   maxLogBytes: number | null;
+  /** Config values by name, sorted: [name, JSON text, plain]. */
+  configs: [string, string, boolean][];
+  /** @trigger_on_finish: the upstream Dagster job names; null without the decorator. */
+  triggerOnFinish: string[] | null;
+  /** @trigger: each event's parameter -> payload field mapping; null without it. */
+  triggerEvents: EventMapping[] | null;
+  /** @exit_hook functions, in Metaflow's order. */
+  exitHooksOnSuccess: string[];
+  exitHooksOnError: string[];
 }
 
+/** How a Config field's default is written. */
+export type FieldDefault =
+  | { kind: "none" }
+  | { kind: "value"; value: JsonValue }
+  /** A float parameter's default: always written as a float. */
+  | { kind: "float"; value: number }
+  /** Python's own JSON text of a json default, loaded at import: it keeps 1.0 a float. */
+  | { kind: "jsonText"; text: string };
+
+export interface ConfigField {
+  name: string;
+  /** The user-facing parameter name: the field's alias when it differs from `name`. */
+  parameter: string;
+  annotation: string;
+  default: FieldDefault;
+  description: string | null;
+}
+
+/** The start op's Config class: one typed field per Metaflow Parameter. */
+export interface ConfigPlan {
+  className: string;
+  docstring: string;
+  fields: ConfigField[];
+}
+
+// ---- Pass 6, automation: schedules, sensors and `defs` --------------------------------
+
+export interface SchedulePlan {
+  /** Module attribute holding the ScheduleDefinition. */
+  attr: string;
+  /** Dagster schedule name (unique per deployment: derived from the job name). */
+  name: string;
+  /** 5-field cron for Dagster. */
+  cron: string;
+  /** IANA time zone, or null for UTC (Dagster's default, as EventBridge). */
+  timezone: string | null;
+  description: string;
+}
+
+export interface SensorPlan {
+  /** Module attribute: the sensor function. */
+  attr: string;
+  name: string;
+  description: string;
+  docstring: string;
+  /** The runtime function that decides: called with the sensor's context, FLOW, `args`. */
+  check: string;
+  /** Further arguments, as Python literals (the start op's name, or None without one). */
+  args: (string | null)[];
+}
+
+export interface AutomationPlan {
+  /** Schedules and sensors start RUNNING, as Metaflow's production schedulers do. */
+  schedule: SchedulePlan | null;
+  sensors: SensorPlan[];
+}
+
+// ---- Pass 7, job -----------------------------------------------------------------------
+
+/** The job's executor: one of the runtime's, maybe wrapped to run @exit_hook functions. */
+export type ExecutorPlan =
+  | { kind: "threads"; fn: string; maxConcurrent: number }
+  /** Dagster's multiprocess executor; `preload`: the runtime's fork-server module list. */
+  | { kind: "multiprocess"; maxConcurrent: number; preload: string | null };
+
 export interface JobPlan {
-  flowName: string;
-  jobName: string;
   /** Module attribute holding the job: the flow class name. */
-  jobAttr: string;
-  ops: OpPlan[];
-  facts: StepFacts[];
+  attr: string;
+  /** The Dagster job name. */
+  name: string;
+  description: string | null;
+  tags: [string, string][];
+  executor: ExecutorPlan;
+  /** The runtime's executor wrapper that runs @exit_hook functions, if any. */
+  exitHooksWrapper: string | null;
+  docstring: string;
   body: JobNode[];
+}
+
+// ---- The whole module ------------------------------------------------------------------
+
+export interface ModulePlan {
+  header: {
+    flowName: string;
+    /** The flow file's base name. */
+    file: string;
+    generator: string;
+    version: string;
+    /** The command that regenerates the file (argument list). */
+    regenerate: string[];
+  };
+  /** The generated code's own imports (merged with the runtime's when printed). */
+  imports: { module: string; names: string[] }[];
+  flow: FlowInfoPlan;
   config: ConfigPlan | null;
-  run: RunPlan;
+  ops: OpPlan[];
+  job: JobPlan;
+  automation: AutomationPlan;
+  /**
+   * Every top-level name of the embedded runtime (defined or imported by it) that the
+   * generated code after it refers to, sorted.
+   */
+  runtimeNames: readonly string[];
 }

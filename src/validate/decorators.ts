@@ -1,5 +1,5 @@
 import type { DecoratorIR, FlowIR, StepIR } from "../ir/index.js";
-import type { Problem } from "./errors.js";
+import type { Problem } from "../base/problems.js";
 
 const UNSUPPORTED = "which this version cannot orchestrate from Dagster";
 

@@ -1,9 +1,8 @@
 // Flow decorators and deploy options this integration must honour exactly, or refuse
 // at compile time: nothing is silently dropped.
-import type { FlowIR, JsonValue } from "../ir/index.js";
-import { isTimeZone, toDagsterCron } from "../plan/schedule.js";
-import { EVENT_NAME, resolveEventMappings } from "../plan/triggers.js";
-import type { Problem } from "./errors.js";
+import { isTimeZone, toDagsterCron } from "../base/cron.js";
+import type { Problem } from "../base/problems.js";
+import { EVENT_NAME, resolveEventMappings, type FlowIR, type JsonValue } from "../ir/index.js";
 
 function nonEmpty(options: Record<string, JsonValue>): string[] {
   return Object.keys(options).sort();

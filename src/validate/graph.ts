@@ -1,5 +1,5 @@
 import type { FlowIR } from "../ir/index.js";
-import type { Problem } from "./errors.js";
+import type { Problem } from "../base/problems.js";
 
 /** Shapes the planner cannot turn into a faithful Dagster job are refused here. */
 export function checkGraph(ir: FlowIR): Problem[] {

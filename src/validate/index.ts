@@ -1,11 +1,12 @@
 import type { FlowIR } from "../ir/index.js";
-import { CompileError, type Problem } from "./errors.js";
+import { CompileError, type Problem } from "../base/problems.js";
 import { checkDecorators } from "./decorators.js";
 import { checkDecoratorPolicy } from "./decorators_policy.js";
 import { checkGraph } from "./graph.js";
 import { checkNames } from "./names.js";
 
-export { CompileError, describeProblem, type Problem } from "./errors.js";
+// The CLI and callers catch CompileError here, beside the checks that throw it.
+export { CompileError, describeProblem, type Problem } from "../base/problems.js";
 
 /** Every compile-time check; throws one CompileError listing all problems found. */
 export function validate(ir: FlowIR): void {

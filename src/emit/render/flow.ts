@@ -1,47 +1,66 @@
-import type { FlowIR } from "../../ir/index.js";
-import type { JobPlan, StepFacts } from "../../plan/types.js";
-import { flowInfoDecoratorKwargs, stepInfoDecoratorKwargs } from "./decorators.js";
+// `FLOW = FlowInfo(...)`: the plan's flow data as keyword arguments; a fact at its
+// default value is left out (the runtime's dataclasses default it alike).
+import type { FlowInfoPlan, StepFacts } from "../../plan/types.js";
 import { pyCall, pyLiteral, pyRaw, pyTuple, type PyValue, type Writer } from "../printer/index.js";
 
-function stepInfo(op: StepFacts): PyValue {
+function stepInfo(f: StepFacts): PyValue {
   const kwargs: [string, PyValue][] = [];
-  if (op.split) kwargs.push(["split", true]);
-  if (op.foreachJoin) kwargs.push(["foreach_join", true]);
-  if (op.branches.length > 0) {
-    kwargs.push(["branches", Object.fromEntries(op.branches.map(([name, target]) => [target, name]))]);
+  if (f.split) kwargs.push(["split", true]);
+  if (f.foreachJoin) kwargs.push(["foreach_join", true]);
+  if (f.branches.length > 0) {
+    kwargs.push(["branches", Object.fromEntries(f.branches.map(([name, target]) => [target, name]))]);
   }
-  if (op.loop) kwargs.push(["loop", true]);
-  if (op.mapped && op.branches.length > 0) kwargs.push(["mapped", true]);
-  if (op.parallel) kwargs.push(["parallel", true]);
-  if (op.parallelJoin) kwargs.push(["parallel_join", true]);
-  if (op.step.retries.user > 0) kwargs.push(["user_retries", op.step.retries.user]);
-  if (op.step.retries.error > 0) kwargs.push(["error_retries", op.step.retries.error]);
-  if (op.step.withSpecs.length > 0) kwargs.push(["with_specs", pyTuple(op.step.withSpecs)]);
-  const env = Object.entries(op.step.environment).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (env.length > 0) kwargs.push(["env", Object.fromEntries(env)]);
-  kwargs.push(...stepInfoDecoratorKwargs(op.step));
-  return pyCall("StepInfo", [op.step.name], kwargs);
+  if (f.loop) kwargs.push(["loop", true]);
+  if (f.mappedSwitch) kwargs.push(["mapped", true]);
+  if (f.parallel) kwargs.push(["parallel", true]);
+  if (f.parallelJoin) kwargs.push(["parallel_join", true]);
+  if (f.userRetries > 0) kwargs.push(["user_retries", f.userRetries]);
+  if (f.errorRetries > 0) kwargs.push(["error_retries", f.errorRetries]);
+  if (f.withSpecs.length > 0) kwargs.push(["with_specs", pyTuple(f.withSpecs)]);
+  if (f.env.length > 0) kwargs.push(["env", Object.fromEntries(f.env)]);
+  if (f.timeout !== null) kwargs.push(["timeout", f.timeout]);
+  if (f.cards) kwargs.push(["cards", true]);
+  return pyCall("StepInfo", [f.name], kwargs);
 }
 
-/** `FLOW = FlowInfo(...)`: every fact about the flow, baked at create time. */
-export function renderFlowInfo(ir: FlowIR, plan: JobPlan, w: Writer): void {
-  const d = ir.deploy;
+function optional(flow: FlowInfoPlan): [string, PyValue][] {
+  const kwargs: [string, PyValue][] = [];
+  if (flow.warmTasks) kwargs.push(["warm_tasks", true]);
+  if (flow.workflowTimeout !== null) kwargs.push(["workflow_timeout", flow.workflowTimeout]);
+  if (flow.maxNumSplits !== null) kwargs.push(["max_num_splits", flow.maxNumSplits]);
+  if (flow.maxLogBytes !== null) kwargs.push(["max_log_bytes", flow.maxLogBytes]);
+  if (flow.configs.length > 0) {
+    kwargs.push(["configs", Object.fromEntries(flow.configs.map(([name, json, plain]) => [name, pyTuple([json, plain])]))]);
+  }
+  if (flow.triggerOnFinish !== null) kwargs.push(["trigger_on_finish", pyTuple(flow.triggerOnFinish)]);
+  if (flow.triggerEvents !== null) {
+    kwargs.push([
+      "trigger_events",
+      Object.fromEntries(flow.triggerEvents.map((e) => [e.name, Object.fromEntries(e.parameters)])),
+    ]);
+  }
+  if (flow.exitHooksOnSuccess.length > 0) kwargs.push(["exit_hooks_on_success", pyTuple(flow.exitHooksOnSuccess)]);
+  if (flow.exitHooksOnError.length > 0) kwargs.push(["exit_hooks_on_error", pyTuple(flow.exitHooksOnError)]);
+  return kwargs;
+}
+
+export function renderFlowInfo(flow: FlowInfoPlan, w: Writer): void {
   const kwargs: [string, PyValue][] = [
-    ["name", ir.flow.name],
-    ["file", ir.flow.file],
+    ["name", flow.name],
+    ["file", flow.file],
     ["anchor", pyRaw("__file__")],
-    ["start_step", ir.flow.startStep],
-    ["end_step", ir.flow.endStep],
-    ["steps", Object.fromEntries(plan.facts.map((f) => [f.step.name, stepInfo(f)]))],
-    ["top_level_args", pyTuple(d.topLevelArgs)],
-    ["datastore", d.datastore],
-    ["datastore_root", d.datastoreRoot],
-    ["metadata", d.metadata],
-    ["tags", pyTuple(d.tags)],
-    ["namespace", d.namespace],
-    ["owner", d.owner],
-    ["parameters", Object.fromEntries(ir.parameters.map((p) => [p.name, p.type]))],
+    ["start_step", flow.startStep],
+    ["end_step", flow.endStep],
+    ["steps", Object.fromEntries(flow.steps.map((f) => [f.name, stepInfo(f)]))],
+    ["top_level_args", pyTuple(flow.topLevelArgs)],
+    ["datastore", flow.datastore],
+    ["datastore_root", flow.datastoreRoot],
+    ["metadata", flow.metadata],
+    ["tags", pyTuple(flow.tags)],
+    ["namespace", flow.namespace],
+    ["owner", flow.owner],
+    ["parameters", Object.fromEntries(flow.parameters)],
+    ...optional(flow),
   ];
-  kwargs.push(...flowInfoDecoratorKwargs(ir, plan.run));
   w.line("FLOW = " + pyLiteral(pyCall("FlowInfo", [], kwargs), { indent: w.currentIndent, prefixWidth: 7 }));
 }

@@ -1,7 +1,7 @@
-import type { FlowIR } from "../../ir/index.js";
-import type { JobArg, JobNode, JobPlan } from "../../plan/types.js";
+// The job: its decorator (name, tags, executor) and the body the wiring pass built,
+// laid out as ruff would (long map-collect chains split into a variable first).
+import type { ExecutorPlan, JobArg, JobNode, JobPlan } from "../../plan/types.js";
 import { pyCall, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
-import { jobTags, renderAutomation } from "./automation.js";
 import { assignment, defHeader } from "./layout.js";
 
 const WIDTH = 88;
@@ -99,44 +99,31 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
   }
 }
 
-// Under the multiprocess executor with fast launch, op processes fork from a server that
-// has imported Dagster and Metaflow once, instead of each importing them afresh. Which
-// modules the server imports is the runtime's business (FORKSERVER_PRELOAD).
-export const PRELOAD_NAME = "FORKSERVER_PRELOAD";
-// The runtime's executor that runs ops as threads of the run's process (executor.py).
-export const THREAD_EXECUTOR_NAME = "thread_executor";
-// The runtime's wrapper that runs the @exit_hook functions once the wrapped executor has
-// executed the run (exit_hooks.py).
-export const EXIT_HOOKS_EXECUTOR_NAME = "with_exit_hooks";
-
-function executor(ir: FlowIR, plan: JobPlan): PyValue {
-  const inner = baseExecutor(ir);
-  return plan.run.exitHooks === null ? inner : pyCall(EXIT_HOOKS_EXECUTOR_NAME, [pyRaw("FLOW"), inner], []);
+function executor(job: JobPlan): PyValue {
+  const inner = baseExecutor(job.executor);
+  return job.exitHooksWrapper === null ? inner : pyCall(job.exitHooksWrapper, [pyRaw("FLOW"), inner], []);
 }
 
-function baseExecutor(ir: FlowIR): PyValue {
-  const { kind, maxWorkers, fastLaunch } = ir.deploy.executor;
-  const config: Record<string, PyValue> = { max_concurrent: maxWorkers };
-  if (kind === "threads") {
-    return pyCall(THREAD_EXECUTOR_NAME, [pyRaw("FLOW")], [["max_concurrent", maxWorkers]]);
+function baseExecutor(plan: ExecutorPlan): PyValue {
+  if (plan.kind === "threads") {
+    return pyCall(plan.fn, [pyRaw("FLOW")], [["max_concurrent", plan.maxConcurrent]]);
   }
-  if (fastLaunch) {
-    config["start_method"] = { forkserver: { preload_modules: pyCall("list", [pyRaw(PRELOAD_NAME)]) } };
+  const config: Record<string, PyValue> = { max_concurrent: plan.maxConcurrent };
+  if (plan.preload !== null) {
+    config["start_method"] = { forkserver: { preload_modules: pyCall("list", [pyRaw(plan.preload)]) } };
   }
   return pyCall("multiprocess_executor.configured", [config], []);
 }
 
 /** The job function reads like the flow's graph; the job object is named after the flow. */
-export function renderJob(ir: FlowIR, plan: JobPlan, w: Writer): void {
-  const kwargs: [string, PyValue][] = [["name", plan.jobName]];
-  if (ir.deploy.description !== null) kwargs.push(["description", ir.deploy.description]);
-  const tags: Record<string, PyValue> = { "metaflow/flow": ir.flow.name, ...jobTags(ir) };
-  kwargs.push(["tags", tags]);
-  kwargs.push(["executor_def", executor(ir, plan)]);
+export function renderJob(job: JobPlan, w: Writer): void {
+  const kwargs: [string, PyValue][] = [["name", job.name]];
+  if (job.description !== null) kwargs.push(["description", job.description]);
+  kwargs.push(["tags", Object.fromEntries(job.tags)]);
+  kwargs.push(["executor_def", executor(job)]);
   w.line("@" + pyLiteral(pyCall("job", [], kwargs), { indent: w.currentIndent, prefixWidth: 1 }));
-  w.block(`def ${plan.jobAttr}() -> None:`, () => {
-    w.line(`"""Metaflow flow ${plan.flowName}, one op per step."""`);
-    renderNodes(plan.body, w, usedNames(plan.body));
+  w.block(`def ${job.attr}() -> None:`, () => {
+    w.line(`"""${job.docstring}"""`);
+    renderNodes(job.body, w, usedNames(job.body));
   });
-  renderAutomation(ir, plan, w);
 }

@@ -1,12 +1,8 @@
-// @trigger and @trigger_on_finish -> Dagster sensors (see emit/render/automation.ts).
-//
-// @trigger(event=...): a Metaflow event is a Dagster asset event on the asset key
-// ["metaflow_event", <event name>]; its metadata entries are the event's payload fields.
-// @trigger_on_finish(flow=...): the upstream flow's Dagster job (named like ours, @project
-// aware) finishing successfully. With several events or flows, a run starts once each
-// of them happened since the last run (Argo Events' default: all dependencies).
-import type { FlowIR, ParameterIR } from "../ir/index.js";
-import type { Problem } from "../validate/errors.js";
+// How Metaflow's Argo Workflows integration reads @trigger(event=...): which events, and
+// which payload field sets which parameter. A fact of the IR, read the same way by the
+// checks (which refuse bad mappings) and the plan (which bakes the mappings in).
+import type { Problem } from "../base/problems.js";
+import type { FlowIR, ParameterIR } from "./schema.js";
 
 /** Event names Metaflow's Argo Workflows integration accepts. */
 export const EVENT_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -15,22 +11,6 @@ export interface EventMapping {
   name: string;
   /** Parameter name (as the start op's config calls it) -> payload field. */
   parameters: [string, string][];
-}
-
-export interface EventTriggerPlan {
-  /** Module attribute (the sensor function). */
-  attr: string;
-  /** Dagster sensor name. */
-  name: string;
-  events: EventMapping[];
-}
-
-export interface FinishTriggerPlan {
-  attr: string;
-  name: string;
-  /** Upstream Dagster job names, in decorator order. */
-  upstream: string[];
-  flows: string[];
 }
 
 /**
@@ -72,20 +52,4 @@ export function resolveEventMappings(ir: FlowIR): { events: EventMapping[]; prob
     only.parameters = ir.parameters.map((p) => [p.name, p.name.toLowerCase()]);
   }
   return { events, problems };
-}
-
-export function planEventTrigger(ir: FlowIR, jobAttr: string, jobName: string): EventTriggerPlan | null {
-  if (ir.automation.events === null) return null;
-  return { attr: `${jobAttr}_on_events`, name: `${jobName}_on_events`, events: resolveEventMappings(ir).events };
-}
-
-export function planFinishTrigger(ir: FlowIR, jobAttr: string, jobName: string): FinishTriggerPlan | null {
-  const source = ir.automation.onFinish;
-  if (source === null) return null;
-  return {
-    attr: `${jobAttr}_on_finish`,
-    name: `${jobName}_on_finish`,
-    upstream: source.flows.map((f) => f.jobName),
-    flows: source.flows.map((f) => [f.project, f.branch, f.flow].filter((v) => v !== null).join(".")),
-  };
 }

@@ -1,21 +1,8 @@
-// @schedule -> a Dagster ScheduleDefinition. Metaflow resolves the decorator to one
-// expression (`.schedule`): hourly `0 * * * ? *`, daily `0 0 * * ? *`, weekly
-// `0 0 ? * SUN *` (AWS EventBridge's 6-field form) or the user's `cron=` as written,
-// which may be an AWS 6-field cron or a classic 5-field one. Dagster wants 5 fields.
-import type { FlowIR } from "../ir/index.js";
-
-export interface SchedulePlan {
-  /** Module attribute holding the ScheduleDefinition. */
-  attr: string;
-  /** Dagster schedule name (unique per deployment: derived from the job name). */
-  name: string;
-  /** 5-field cron for Dagster. */
-  cron: string;
-  /** IANA time zone, or null for UTC (Dagster's default, as EventBridge). */
-  timezone: string | null;
-  /** What Metaflow resolved, for the schedule's description. */
-  source: string;
-}
+// Cron expressions as Metaflow's @schedule resolves them (`.schedule`): hourly
+// `0 * * * ? *`, daily `0 0 * * ? *`, weekly `0 0 ? * SUN *` (AWS EventBridge's 6-field
+// form) or the user's `cron=` as written, which may be an AWS 6-field cron or a classic
+// 5-field one. Dagster wants 5 fields. The checks refuse what cannot convert; the
+// automation pass converts what they let through.
 
 export type CronResult = { ok: true; cron: string } | { ok: false; reason: string };
 
@@ -225,19 +212,4 @@ export function isTimeZone(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The schedule of the flow, or null. Call after validation (which refuses bad crons). */
-export function planSchedule(ir: FlowIR, jobAttr: string, jobName: string): SchedulePlan | null {
-  const schedule = ir.automation.schedule;
-  if (schedule === null) return null;
-  const cron = toDagsterCron(schedule.expression);
-  if (!cron.ok) throw new Error(`unvalidated schedule: ${cron.reason}`);
-  return {
-    attr: `${jobAttr}_schedule`,
-    name: `${jobName}_schedule`,
-    cron: cron.cron,
-    timezone: schedule.timezone,
-    source: schedule.expression,
-  };
 }

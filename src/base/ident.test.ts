@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { runPythonJson } from "../../../test/support/python.js";
+import { runPythonJson } from "../../test/support/python.js";
 import { PY_BUILTINS, PY_KEYWORDS, PY_SOFT_KEYWORDS, pyIdent } from "./ident.js";
 
 const NONE: ReadonlySet<string> = new Set();

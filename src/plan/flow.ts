@@ -1,0 +1,66 @@
+// Pass 5: the data of `FLOW = FlowInfo(...)`, every fact the runtime needs about the
+// flow and its steps, baked at create time.
+import { resolveEventMappings, type FlowIR, type StepIR } from "../ir/index.js";
+import { shapeOf } from "./analyze.js";
+import type { Analysis, FlowInfoPlan, NamePlan, StepFacts } from "./types.js";
+
+function byName<T>(entries: [string, T][]): [string, T][] {
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function stepFacts(step: StepIR, analysis: Analysis, names: NamePlan): StepFacts {
+  const shape = shapeOf(analysis, step.name);
+  const branches = shape.switch ? (names.branches.get(step.name) ?? []) : [];
+  const mapped = shape.segment !== null;
+  return {
+    name: step.name,
+    split: shape.split,
+    foreachJoin: shape.closesForeach !== null,
+    branches,
+    loop: shape.loop,
+    mapped,
+    mappedSwitch: mapped && branches.length > 0,
+    parallel: shape.parallel,
+    parallelJoin: shape.closesParallel !== null,
+    userRetries: step.retries.user,
+    errorRetries: step.retries.error,
+    withSpecs: step.withSpecs,
+    env: byName(Object.entries(step.environment)),
+    timeout: step.timeoutSeconds,
+    // In source or from `--with card`.
+    cards: step.decorators.some((d) => d.name === "card"),
+  };
+}
+
+export function planFlowInfo(ir: FlowIR, analysis: Analysis, names: NamePlan): FlowInfoPlan {
+  const d = ir.deploy;
+  const events = ir.automation.events === null ? null : resolveEventMappings(ir).events;
+  const onFinish = ir.automation.onFinish;
+  return {
+    name: ir.flow.name,
+    file: ir.flow.file,
+    startStep: ir.flow.startStep,
+    endStep: ir.flow.endStep,
+    steps: ir.steps.map((s) => stepFacts(s, analysis, names)),
+    topLevelArgs: d.topLevelArgs,
+    datastore: d.datastore,
+    datastoreRoot: d.datastoreRoot,
+    metadata: d.metadata,
+    tags: d.tags,
+    namespace: d.namespace,
+    owner: d.owner,
+    parameters: ir.parameters.map((p) => [p.name, p.type]),
+    // Fast launch also lets tasks fork from the op process (runtime/warm.py).
+    warmTasks: d.executor.fastLaunch,
+    workflowTimeout: d.workflowTimeout,
+    // As `python flow.py run --max-num-splits`; null: no limit, as Metaflow's schedulers.
+    maxNumSplits: d.maxNumSplits,
+    maxLogBytes: d.maxLogSize === null ? null : d.maxLogSize * 1024 * 1024,
+    configs: byName(Object.entries(d.configs)).map(([name, c]) => [name, c.json, c.plain]),
+    triggerOnFinish: onFinish === null ? null : onFinish.flows.map((f) => f.jobName),
+    triggerEvents: events,
+    // After the run, as Metaflow's runtime: the on_success hooks if the end step finished.
+    exitHooksOnSuccess: ir.exitHooks.flatMap((hook) => hook.onSuccess),
+    exitHooksOnError: ir.exitHooks.flatMap((hook) => hook.onError),
+  };
+}
