@@ -75,7 +75,7 @@ def run_job(defs_path: str, job_name: str, run_config: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     import dagster
     from dagster import DagsterInstance
-    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
     recon = ReconstructableJob.for_file(os.path.abspath(defs_path), job_name)
     instance_dir = os.path.abspath("dagster_instance")

@@ -131,7 +131,7 @@ def run_job(
     """`execute_job` with the executor `dagster create <options>` gave the job."""
     import dagster
     from dagster import DagsterInstance
-    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
     folder.mkdir()
     (folder / ".metaflow").mkdir()

@@ -201,7 +201,7 @@ def artifacts(run: dict[str, Any], step: str) -> list[dict[str, Any]]:
 _EXECUTE = r"""
 import json, sys
 from dagster import DagsterInstance, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 def main():
     defs, job_name, home = sys.argv[1:4]

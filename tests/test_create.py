@@ -271,7 +271,7 @@ def test_help_lists_create(flow_dir: Path) -> None:
 def test_every_forkserver_preload_module_imports() -> None:
     """The fork server skips modules that fail to import, so a module Dagster renamed
     would only slow op processes down: check the list against the pinned versions."""
-    from metaflow_dagster.runtime.model import FORKSERVER_PRELOAD
+    from metaflow_dagster.runtime.dagster_adapter import FORKSERVER_PRELOAD
 
     proc = subprocess.run(
         [

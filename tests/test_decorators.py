@@ -85,7 +85,7 @@ def executor_options(executor: str) -> tuple[str, ...]:
 _RUN_JOB = r"""
 import json, sys
 from dagster import DagsterInstance, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 def message(error):
     if error is not None and error.cause is not None:
@@ -549,7 +549,7 @@ def test_workflow_timeout_across_processes(
     processes of the multiprocess executor), every op reads the run's start time
     alike."""
     from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
     options = ("--workflow-timeout", "40", *executor_options(executor))
     compile_flow("slow_flow.py", flow_dir, *options)

@@ -163,7 +163,7 @@ def test_a_step_that_exits_0_unfinished_fails_as_natively(
 _RUN = r"""
 import json, sys
 from dagster import DagsterInstance, ReexecutionOptions, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 def messages(error):
     out = []

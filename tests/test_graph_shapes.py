@@ -19,7 +19,7 @@ from conftest import (
     run_pathspec,
 )
 from dagster import DagsterInstance, EventLogEntry, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 SHAPES = [
     "linear_flow.py",

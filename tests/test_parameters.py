@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import artifacts, compile_flow, native_run, read_run, run_pathspec
 from dagster import DagsterInstance, DagsterInvalidConfigError
-from dagster._config import ConfigTypeKind
+from metaflow_dagster.runtime.dagster_adapter import ConfigTypeKind
 
 
 def config_schema_fields(module) -> dict:

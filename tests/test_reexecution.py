@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import comparable, compile_flow, native_run, read_run, run_pathspec
 from dagster import DagsterInstance, ReexecutionOptions, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 
 def test_reexecution_from_failure_resumes_the_metaflow_run(

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import copy_flow, create, load_module, read_run, run_pathspec
 from dagster import DefaultScheduleStatus, build_schedule_context
-from dagster._utils.schedules import schedule_execution_time_iterator
+from metaflow_dagster.runtime.dagster_adapter import schedule_execution_time_iterator
 
 UTC = timezone.utc
 

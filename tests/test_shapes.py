@@ -14,7 +14,7 @@ from conftest import (
     run_pathspec,
 )
 from dagster import DagsterInstance, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 
 def run_in_process(name: str, folder: Path) -> dict:

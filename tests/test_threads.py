@@ -11,7 +11,7 @@ from typing import Any
 
 from conftest import copy_flow, create, multiprocess_result, start_multiprocess_run
 from dagster import DagsterInstance, execute_job
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 Span = tuple[float, float]
 

@@ -21,7 +21,7 @@ from dagster import (
     job,
     op,
 )
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
 
 @pytest.fixture

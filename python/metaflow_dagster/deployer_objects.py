@@ -294,12 +294,15 @@ def _local_datastore_missing(md: str) -> bool:
     failure, is left to the client.
     """
     from metaflow.client.core import _metadata
+    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
     from metaflow.plugins.metadata_providers.local import LocalMetadataProvider
 
     provider, info = _metadata(md)
     if provider is None or not info or not issubclass(provider, LocalMetadataProvider):
         return False
-    datastore = os.path.realpath(os.path.join(info, provider.DATASTORE_DIR))
+    # Metaflow before 2.19.x has no DATASTORE_DIR: compute_info joins the setting.
+    directory = getattr(provider, "DATASTORE_DIR", DATASTORE_LOCAL_DIR)
+    datastore = os.path.realpath(os.path.join(info, directory))
     return not os.path.isdir(datastore)
 
 

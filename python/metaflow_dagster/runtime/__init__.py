@@ -1,16 +1,20 @@
 """The runtime every generated definitions file embeds, verbatim.
 
-A generated file needs only `dagster` and `metaflow` at run time, so the compiler copies
-these modules into it, concatenated in PARTS order (each module's marked import block is
-merged into the generated file's imports; its `runtime parts` block, the imports between
-these modules, is dropped). Ops hand each other small strings (Metaflow input paths,
-`run/step/task`), never data. Importing the runtime must stay cheap: the multiprocess
-executor imports the generated file once per op, so Metaflow is imported lazily, inside
-the functions that need it.
+A generated file needs only `dagster` and `metaflow` at run time, so it carries these
+modules. At build time scripts/bundle_runtime.py splits each with Python's `ast` into
+its imports and its body (_compiler/runtime_bundle.json); the compiler embeds the parts
+a job uses (those defining a name its code refers to, and what they require), bodies
+verbatim in PARTS order, under one merged import block. The imports between these
+modules are plain relative imports, moot once the parts are concatenated. Ops hand each
+other small strings (Metaflow input paths, `run/step/task`), never data. Importing the
+runtime must stay cheap: the multiprocess executor imports the generated file once per
+op, so Metaflow is imported lazily, inside the functions that need it.
 """
 
-# Read by the compiler (src/emit/runtime.ts): the order the modules are embedded in.
+# Read by scripts/bundle_runtime.py: the order the modules are embedded in (a module
+# after those it imports).
 PARTS = (
+    "dagster_adapter",
     "model",
     "datastore",
     "cards",
@@ -19,6 +23,7 @@ PARTS = (
     "launcher",
     "running",
     "process",
+    "fast_launch",
     "executor",
     "exit_hooks",
     "tasks",

@@ -1,16 +1,10 @@
 """Sensors for @trigger_on_finish and @trigger."""
 
-# [embedded imports: begin]
 import json
 from collections.abc import Mapping
 from typing import Any
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .model import EVENT_ASSET_PREFIX, EVENTS_TAG, SENSOR_BATCH, TRIGGER_TAG, FlowInfo
-
-# [runtime parts: end]
 
 
 def upstream_finished(context: Any, flow: FlowInfo) -> Any:

@@ -1,6 +1,5 @@
 """A task's @card reports, as op metadata that says where to open them."""
 
-# [embedded imports: begin]
 import os
 import pathlib
 import shlex
@@ -8,14 +7,8 @@ from typing import Any
 
 from dagster import MetadataValue, OpExecutionContext
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .datastore import datastore_root, nearest_local_dir
 from .model import FlowInfo, TaskResult
-
-# [runtime parts: end]
-
 
 # ---------------------------------------------------------------------------------
 # Cards: Metaflow renders a task's cards before the task exits (its @card decorators'

@@ -1,6 +1,5 @@
 """Reading task results from the datastore, as Metaflow's own runtime does."""
 
-# [embedded imports: begin]
 import contextlib
 import importlib
 import os
@@ -10,13 +9,7 @@ from typing import IO, Any
 
 from dagster import Failure, MetadataValue, OpExecutionContext
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .model import METAFLOW_MAX_ATTEMPTS, PARAMS_TASK_ID, FlowInfo, TaskResult
-
-# [runtime parts: end]
-
 
 # ---------------------------------------------------------------------------------
 # Importing Metaflow, once per process

@@ -13,7 +13,6 @@ executor kills the running tasks' process groups itself (process.cancel_run_task
 each op then fails as interrupted.
 """
 
-# [embedded imports: begin]
 # (dagster.Field, not Field: generated files import pydantic's Field for run config.)
 import contextlib
 import functools
@@ -29,47 +28,45 @@ from typing import Any
 
 import dagster
 from dagster import (
+    DagsterEvent,
     DagsterExecutionInterruptedError,
+    Executor,
     ExecutorDefinition,
     InitExecutorContext,
+    StepExecutionContext,
     executor,
 )
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.api import ExecuteRunWithPlanIterable
-from dagster._core.execution.compute_logs import create_compute_log_file_key
-from dagster._core.execution.context.system import (
-    PlanExecutionContext,
-    PlanOrchestrationContext,
-    StepExecutionContext,
-)
-from dagster._core.execution.context_creation_job import PlanExecutionContextManager
-from dagster._core.execution.plan.active import ActiveExecution
-from dagster._core.execution.plan.execute_plan import (
-    _trigger_hook,
-    dagster_event_sequence_for_step,
-)
-from dagster._core.execution.plan.instance_concurrency_context import (
+
+from .dagster_adapter import (
+    ActiveExecution,
+    CapturedLogContext,
+    ComputeIOType,
+    EngineEventData,
+    ExecuteRunWithPlanIterable,
+    ExecutionPlan,
     InstanceConcurrencyContext,
+    PlanExecutionContext,
+    PlanExecutionContextManager,
+    PlanOrchestrationContext,
+    RetryMode,
+    UnsupportedDagsterError,
+    _trigger_hook,
+    create_compute_log_file_key,
+    dagster_event_sequence_for_step,
+    get_retries_config,
+    get_tag_concurrency_limits_config,
+    thread_executor_problem,
 )
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.retries import RetryMode, get_retries_config
-from dagster._core.execution.tags import get_tag_concurrency_limits_config
-from dagster._core.executor.base import Executor
-from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
-
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .model import KILL_GRACE_SECONDS, FlowInfo
-from .process import prestart_launcher
 from .running import cancel_run_tasks, forget_cancelled_run, step_echo
-
-# [runtime parts: end]
 
 
 def thread_executor(flow: FlowInfo, max_concurrent: int) -> ExecutorDefinition:
     """The job's executor: each op a thread of the run's process. `max_concurrent` is
     the default for run config's `execution: {config: {max_concurrent: ...}}`."""
+    problem = thread_executor_problem()
+    if problem is not None:
+        return _unavailable(problem)
 
     @executor(
         name="metaflow_threads",
@@ -93,6 +90,19 @@ def thread_executor(flow: FlowInfo, max_concurrent: int) -> ExecutorDefinition:
         assert retries is not None
         limits = config.get("tag_concurrency_limits")
         return _ThreadExecutor(flow, retries, int(config["max_concurrent"]), limits)
+
+    return threads
+
+
+def _unavailable(problem: str) -> ExecutorDefinition:
+    """On a Dagster the thread executor does not support, the file still loads (its
+    jobs, `execute_in_process`, schedules and sensors need only public API): a run
+    stops at its start, saying why. Any run config is accepted, so that the reason,
+    not a config error, is what the run reports."""
+
+    @executor(name="metaflow_threads", config_schema=dagster.Permissive())
+    def threads(init_context: InitExecutorContext) -> Executor:
+        raise UnsupportedDagsterError(problem)
 
     return threads
 
@@ -127,9 +137,9 @@ class _ThreadExecutor(Executor):
         )
         limit = self._max_concurrent
         # While Dagster sets the run up, the launcher imports Metaflow.
-        threading.Thread(
-            target=prestart_launcher, args=(self._flow,), daemon=True
-        ).start()
+        if self._flow.fast_launch is not None:
+            prestart = self._flow.fast_launch.prestart
+            threading.Thread(target=prestart, args=(self._flow,), daemon=True).start()
 
         def iterate(
             job_context: PlanExecutionContext, execution_plan: ExecutionPlan

@@ -15,32 +15,19 @@ task's environment, reporting its outcome and output in the Dagster run's log.
 executor: it runs no exit hooks.
 """
 
-# [embedded imports: begin]
 import sys
 import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
+from dagster import DagsterEvent, Executor, ExecutorDefinition, InitExecutorContext
+
+from .dagster_adapter import ExecutionPlan, PlanOrchestrationContext, RetryMode
 from .datastore import _flow_datastore
-from .executor import (
-    DagsterEvent,
-    ExecutionPlan,
-    Executor,
-    ExecutorDefinition,
-    InitExecutorContext,
-    PlanOrchestrationContext,
-    RetryMode,
-)
 from .model import FlowInfo
 from .process import _deploy_env, _kill_group, start_guarded, task_env
 from .running import disarm_reaper
 from .tasks import metaflow_run_id_of, task_id_of
-
-# [runtime parts: end]
-
 
 # What Metaflow's runtime (and its Argo Workflows lifecycle hooks) run for each hook.
 EXIT_HOOK_MODULE = "metaflow.plugins.exit_hook.exit_hook_script"

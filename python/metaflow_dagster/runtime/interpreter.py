@@ -25,7 +25,6 @@ The launcher runs these functions from their source (INTERPRETER_FUNCTIONS): the
 only the modules imported here, and each other.
 """
 
-# [embedded imports: begin]
 import atexit
 import contextlib
 import importlib.machinery
@@ -36,8 +35,6 @@ import sys
 import types
 from collections.abc import Mapping
 from typing import Any
-
-# [embedded imports: end]
 
 
 def stdio_config() -> dict[str, Any] | None:

@@ -23,7 +23,6 @@ its parent, says `exit <code>` when it reaps it. End of input on the control soc
 tasks and exit, which is what the op's reaper does for other tasks (process.py).
 """
 
-# [embedded imports: begin]
 import atexit
 import contextlib
 import inspect
@@ -40,9 +39,6 @@ import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .interpreter import (
     INTERPRETER_FUNCTIONS,
     INTERPRETER_IMPORTS,
@@ -51,8 +47,6 @@ from .interpreter import (
 )
 from .model import KILL_GRACE_SECONDS
 from .warm import cold_sys_path, read_at_call_time
-
-# [runtime parts: end]
 
 # What the launcher imports before it forks: what every `step` command imports before
 # the flow's own code runs. A name that does not import is skipped (speed, not

@@ -2,13 +2,10 @@
 
 # No `from __future__ import annotations`: Dagster reads op annotations at definition
 # time and rejects string annotations for `context`; generated files must not use it.
-# [embedded imports: begin]
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-# [embedded imports: end]
-
+from typing import Any
 
 RUNTIME_VERSION = "0.1.0"
 
@@ -40,37 +37,6 @@ MAX_LOOP_ITERATIONS = 10_000
 # stderr, Metaflow's runtime stores (its TruncatedBuffer), then this line.
 MAX_LOG_BYTES = 10 * 1024 * 1024
 TRUNCATED_LOG_LINE = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
-
-# What the multiprocess executor's fork server imports before it forks op processes.
-# `import dagster` alone leaves out what each op process then imports to open the
-# instance (storage, SQLAlchemy, Alembic, and the daemon and gRPC modules its classes
-# name): measured, ~500 modules and a third of an op's time. The fork server skips
-# modules that do not import (dagster_postgres when not installed, or a module a later
-# Dagster moves), so a stale name costs speed, never correctness.
-FORKSERVER_PRELOAD = (
-    "dagster",
-    "metaflow",
-    "dagster._core.instance.factory",
-    "dagster._core.storage.event_log",
-    "dagster._core.storage.runs",
-    "dagster._core.storage.schedules",
-    "dagster._core.storage.sqlite_storage",
-    "dagster._core.storage.local_compute_log_manager",
-    "dagster._core.storage.root",
-    "dagster._core.secrets",
-    "dagster._core.snap",
-    "dagster._core.workspace",
-    "dagster._core.execution.backfill",
-    "dagster._daemon",
-    "dagster._grpc",
-    "dagster._utils.test",
-    "dagster_postgres",
-    "sqlalchemy",
-    "alembic",
-    "upath",
-    "fsspec",
-    "dotenv",
-)
 
 
 @dataclass(frozen=True)
@@ -126,9 +92,9 @@ class FlowInfo:
     owner: str | None = None
     # Parameter name -> type ("str", "int", "float", "bool", "json", "file": a path).
     parameters: Mapping[str, str] = field(default_factory=dict)
-    # Fast launch: tasks may fork from the op process (see warm.py) instead of starting
-    # a new interpreter, where that is indistinguishable.
-    warm_tasks: bool = False
+    # Fast launch (fast_launch.py's FAST_LAUNCH): tasks start warm, forked from the op
+    # process or from a launcher, where that is indistinguishable; None: cold.
+    fast_launch: Any = None
     # --workflow-timeout: seconds from the Dagster run's start; every op enforces it.
     workflow_timeout: float | None = None
     # Config values resolved at create time: name -> (JSON text, plain).

@@ -1,21 +1,14 @@
 """Entry points the generated ops call: one Metaflow task (or a loop of them) per op."""
 
-# [embedded imports: begin]
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from dagster import DynamicOutput, Failure, MetadataValue, OpExecutionContext, Output
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .cards import _card_metadata
 from .datastore import _chosen_step, _done_attempt, _num_splits, _task_metadata
 from .model import GUARD_OUTPUT, NOT_TAKEN, FlowInfo, TaskResult
 from .tasks import _key_of, _run_loop, _run_task, _split_position, _taken
-
-# [runtime parts: end]
-
 
 # ---------------------------------------------------------------------------------
 # Entry points called by generated ops

@@ -1,7 +1,7 @@
 """Running a Metaflow command: its own session, live logs, time limits, cleanup."""
 
-# [embedded imports: begin]
 import contextlib
+import inspect
 import json
 import os
 import shlex
@@ -12,17 +12,13 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from dagster import DagsterExecutionInterruptedError, Failure, OpExecutionContext
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .datastore import _save_logs, _save_logs_quietly
-from .launcher import LaunchedTask, LauncherError, launch_warm, start_launcher
 from .model import (
     KILL_GRACE_SECONDS,
     PUMP_DRAIN_SECONDS,
@@ -40,10 +36,6 @@ from .running import (
     start_reaper,
     tracked,
 )
-from .warm import WarmTask, op_can_fork, start_warm_task
-
-# [runtime parts: end]
-
 
 # ---------------------------------------------------------------------------------
 # A Metaflow command: command line, subprocess, live logs, time limits
@@ -110,15 +102,6 @@ def task_env(
         # @project user branches follow whoever ran `create`, not the Dagster worker.
         env["METAFLOW_OWNER"] = flow.owner
     return env
-
-
-def prestart_launcher(flow: FlowInfo) -> None:
-    """Start the launcher for the flow's tasks (those without @environment variables
-    of their own) now, so that the first task does not wait for it to import Metaflow.
-    For ops that run in this process (threads), not in a fork server's children."""
-    if flow.warm_tasks:
-        with contextlib.suppress(Exception):  # the first task tries again, and says why
-            start_launcher(task_env(flow, ""), flow.flow_dir)
 
 
 def _launch(
@@ -251,7 +234,9 @@ def _mflog_line(raw: bytes) -> bytes:
     return decorate(RUNTIME_LOG_SOURCE, raw)
 
 
-_Task = subprocess.Popen[bytes] | WarmTask | LaunchedTask
+# A started task: a subprocess.Popen, or (fast launch) fast_launch.py's WarmTask or
+# LaunchedTask, which offer the same pid, poll, wait and streams.
+_Task = Any
 
 
 def _start(
@@ -260,30 +245,31 @@ def _start(
     args: list[str],
     env: Mapping[str, str],
 ) -> tuple[_Task, "subprocess.Popen[bytes] | None"]:
-    """Start the command in a session of its own: warm (fast launch) or cold; and the
-    reaper that kills it should this process die first (None: its launcher does)."""
-    # Decided on the task's complete environment.
-    fork = flow.warm_tasks and op_can_fork(env, flow.flow_dir)
-    if flow.warm_tasks and not fork:
-        try:
-            return launch_warm(args, flow.flow_dir, env), None
-        except LauncherError as exc:
-            context.log.warning(f"Starting the task cold: the launcher failed ({exc})")
-    return start_guarded(args, flow.flow_dir, env, warm=fork)
+    """Start the command in a session of its own, warm (the flow's fast launch) or
+    cold; and the reaper that kills it should this process die first (None: its
+    launcher does)."""
+    if flow.fast_launch is not None:
+        return flow.fast_launch.start(context, flow, args, env)
+    return start_guarded(args, flow.flow_dir, env)
 
 
 def start_guarded(
-    args: Sequence[str], cwd: str, env: Mapping[str, str], *, warm: bool = False
+    args: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    *,
+    fork: Callable[..., _Task] | None = None,
 ) -> tuple[_Task, "subprocess.Popen[bytes]"]:
-    """Start `args` in a session of its own (forked from this process if `warm`, else
-    a new interpreter), with the reaper that kills its group should this process die
-    first: started before it, so no moment exists where it runs unguarded."""
+    """Start `args` in a session of its own (by `fork`, fast launch's way of forking
+    this process, else as a new interpreter), with the reaper that kills its group
+    should this process die first: started before it, so no moment exists where it
+    runs unguarded."""
     reaper = start_reaper(env)
     try:
         proc: _Task
-        if warm:
+        if fork is not None:
             assert reaper.stdin is not None
-            proc = start_warm_task(args, cwd, env, keep_closed=[reaper.stdin.fileno()])
+            proc = fork(args, cwd, env, keep_closed=[reaper.stdin.fileno()])
         else:
             proc = subprocess.Popen(
                 list(args),
@@ -347,8 +333,9 @@ def _deploy_env(flow: FlowInfo, tags: Mapping[str, str], tmp: str) -> dict[str, 
     env: dict[str, str] = {}
     if flow.configs:
         path = os.path.join(tmp, "config.json")
+        pairs = _configs_are_pairs()
         values = {
-            name: [json.loads(text), plain]
+            name: [json.loads(text), plain] if pairs else json.loads(text)
             for name, (text, plain) in flow.configs.items()
         }
         with open(path, "w", encoding="utf-8") as f:
@@ -361,6 +348,15 @@ def _deploy_env(flow: FlowInfo, tags: Mapping[str, str], tmp: str) -> dict[str, 
     if flow.trigger_on_finish and trigger:
         env["METAFLOW_FLOW_TRIGGER"] = trigger
     return env
+
+
+def _configs_are_pairs() -> bool:
+    """Whether this Metaflow's config file holds `[value, plain]` for each Config
+    (Config(plain=...), Metaflow 2.19.x on) rather than the value alone (before).
+    Asked of the Metaflow running the tasks, not the one the file was created with."""
+    from metaflow import Config
+
+    return "plain" in inspect.signature(Config.__init__).parameters
 
 
 @dataclass(frozen=True)

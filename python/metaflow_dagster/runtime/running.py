@@ -8,7 +8,6 @@ their output goes.
   op thread its own streams for the task's output (the step's compute logs).
 """
 
-# [embedded imports: begin]
 import contextlib
 import os
 import signal
@@ -19,13 +18,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .model import KILL_GRACE_SECONDS
-
-# [runtime parts: end]
-
 
 # The reaper: a small process, in a session of its own, that kills a step's process
 # group if the op process dies first (SIGKILL, the OOM killer) and so cannot. The op

@@ -1,15 +1,11 @@
 """One Metaflow task: its ids, its `step` command line, the run's `init`."""
 
-# [embedded imports: begin]
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import DagsterRun, Failure, OpExecutionContext
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .datastore import (
     _chosen_step,
     _done_attempt,
@@ -30,9 +26,6 @@ from .model import (
     TaskResult,
 )
 from .process import _compress, _launch, _top_level_args
-
-# [runtime parts: end]
-
 
 # ---------------------------------------------------------------------------------
 # One task: ids, command line, subprocess, logs

@@ -20,7 +20,6 @@ finds the same local config as the op's. Every other warm task goes to a launche
 interpreter started with the task's own environment (launcher.py).
 """
 
-# [embedded imports: begin]
 import contextlib
 import inspect
 import json
@@ -34,13 +33,8 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-# [embedded imports: end]
-# isort: split
-# [runtime parts: begin]
 from .datastore import nearest_local_dir
 from .interpreter import _run_warm_task, stdio_config
-
-# [runtime parts: end]
 
 # Variables the task gets that Metaflow reads only while the command runs (click
 # options, or looked up at call time): a warm task may differ from this process in them.
