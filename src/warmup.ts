@@ -2,6 +2,7 @@
 // create` starts the compiler early, so this time is otherwise idle. Running the whole
 // pipeline once compiles its functions (V8 compiles lazily, on first call), which makes
 // the real compile that follows about 10 ms faster. Kept valid by test/warmup.test.ts.
+import { IR_VERSION } from "./ir/schema.js";
 const step = (name: string, type: string, next: string[], inFuncs: string[]) => ({
   decorators: [],
   doc: null,
@@ -31,7 +32,8 @@ export const WARMUP_IR = {
     datastoreRoot: null,
     description: null,
     executor: { fastLaunch: true, kind: "threads", maxWorkers: 16 },
-    jobName: "WarmupFlow",
+    jobName: null,
+    projectFlowName: "WarmupFlow",
     metadata: "local",
     namespace: null,
     outputFile: "warmup_dagster.py",
@@ -44,7 +46,8 @@ export const WARMUP_IR = {
   },
   flow: { doc: null, endStep: "end", file: "warmup.py", name: "WarmupFlow", startStep: "start" },
   generator: { name: "metaflow-dagster", version: "0" },
-  irVersion: 1,
+  compiledWith: { dagster: "0", metaflow: "0" },
+  irVersion: IR_VERSION,
   parameters: [
     {
       name: "n",

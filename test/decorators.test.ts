@@ -9,9 +9,9 @@ import { jobTags, opTags } from "../src/plan/tags.js";
 import { resolveEventMappings } from "../src/ir/index.js";
 import { CompileError, validate, type Problem } from "../src/validate/index.js";
 import { deco, linearIR, param, stepOf } from "./support/ir.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { realBundle } from "./support/runtime.js";
 
-const RUNTIME = readRuntime(join(import.meta.dirname, "..", "python", "metaflow_dagster", "runtime"));
+const RUNTIME = realBundle();
 
 function problems(ir: FlowIR): readonly Problem[] {
   try {
@@ -109,7 +109,7 @@ describe("compile-time policy for flow decorators", () => {
         events: [{ name: "bad name!", parameters: { nope: "f" } }],
         options: { reset_at: {} },
       },
-      onFinish: { flows: [{ flow: "A", project: null, branch: null, jobName: "A" }], options: { x: 1 } },
+      onFinish: { flows: [{ flow: "A", project: null, branch: null, projectFlowName: "A" }], options: { x: 1 } },
     };
     const got = problems(linearIR([], { parameters: [param("size")], automation }));
     expect(got.map((p) => p.decorator)).toEqual(["trigger", "trigger", "trigger", "trigger_on_finish"]);
@@ -170,14 +170,14 @@ describe("emitted schedules, sensors and facts", () => {
       name: "MyFlow",
       parameters: [param("size", { type: "int", default: 1 })],
       deploy: {
-        jobName: "p_prod_MyFlow",
+        projectFlowName: "p.prod.MyFlow",
         workflowTimeout: 60,
         configs: { cfg: { json: '{"lr": 1.0}', plain: false } },
       },
       automation: {
         ...schedule("0 0 ? * SUN *", "Europe/Paris"),
         events: { events: [{ name: "ready", parameters: { size: "rows" } }], options: {} },
-        onFinish: { flows: [{ flow: "Up", project: "p", branch: "prod", jobName: "p_prod_Up" }], options: {} },
+        onFinish: { flows: [{ flow: "Up", project: "p", branch: "prod", projectFlowName: "p.prod.Up" }], options: {} },
       },
     });
     stepOf(ir, "a").timeoutSeconds = 30;

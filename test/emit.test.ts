@@ -9,18 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { compile } from "../src/compile.js";
 import type { FlowIR, StepIR } from "../src/ir/index.js";
-import { parseImports } from "../src/emit/imports.js";
-import { splitRuntime } from "../src/emit/runtime.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { realBundle } from "./support/runtime.js";
 import { planModule } from "../src/plan/module.js";
 import { CompileError } from "../src/validate/index.js";
 import { deco, flowIR, linearIR, param, stepOf } from "./support/ir.js";
 import { pythonExecutable, REPO_ROOT, runProcess } from "./support/python.js";
 
-const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "runtime");
-const RUNTIME = readRuntime(RUNTIME_PATH);
+// The compiler and the runtime bundle the build wrote side by side.
+const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "_compiler", "runtime_bundle.json");
+const RUNTIME = realBundle();
 // What compile() reserves for the planner: the runtime's names and the module's own.
-const MODULE_NAMES: ReadonlySet<string> = moduleNames(splitRuntime(RUNTIME).names);
+const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 const BUNDLE = join(REPO_ROOT, "python", "metaflow_dagster", "_compiler", "compiler.mjs");
 
 /** The generated code after the embedded runtime. */
@@ -46,11 +45,16 @@ function importLines(source: string): string[] {
   return block.filter((l) => l !== "");
 }
 
+/** Names the import block binds (read as text: it is the compiler's own simple output). */
 function importedNames(source: string): Set<string> {
-  const imports = parseImports(importLines(source));
+  const text = importLines(source).join("\n").replace(/\(([^)]*)\)/g, (_m, inner: string) => inner.replace(/\n/g, " "));
   const names = new Set<string>();
-  for (const mod of imports.plain) names.add(mod.split(".")[0] ?? mod);
-  for (const members of imports.from.values()) for (const m of members) names.add(m);
+  for (const line of text.split("\n")) {
+    const plain = /^import\s+(\S+)/.exec(line);
+    if (plain?.[1] !== undefined) names.add(plain[1].split(".")[0] ?? plain[1]);
+    const from = /^from\s+\S+\s+import\s+(.+)$/.exec(line);
+    for (const m of from?.[1]?.split(",") ?? []) if (m.trim() !== "") names.add(m.trim());
+  }
   return names;
 }
 
@@ -544,10 +548,10 @@ describe("emitted job", () => {
     expect(source).toContain("# ---- runtime: metaflow_dagster/runtime 0.0.0-test, copied verbatim; do not edit ----");
   });
 
-  it("embeds the runtime body verbatim", () => {
+  it("embeds the runtime parts it needs verbatim", () => {
     const source = compile(linearIR(), RUNTIME);
-    const body = splitRuntime(RUNTIME).body.join("\n");
-    expect(source).toContain(`\n\n${body}\n\n\n# ---- end of runtime ----\n`);
+    const body = planModule(linearIR(), RUNTIME).runtime.parts.map((p) => p.body).join("\n\n");
+    expect(source).toContain(`\n\n${body}\n\n# ---- end of runtime ----\n`);
   });
 
   it("never lets the flow class shadow a name the generated module imports", () => {
@@ -1120,7 +1124,7 @@ describe("emitted modules through Python, Dagster and ruff", () => {
   }, 120_000);
 
   it("cover every kind of op and every runtime entry point", () => {
-    const kinds = new Set(all.flatMap((c) => planModule(c.ir, MODULE_NAMES).ops.map((o) => o.kind)));
+    const kinds = new Set(all.flatMap((c) => planModule(c.ir, RUNTIME).ops.map((o) => o.kind)));
     expect([...kinds].sort()).toEqual(["foreach", "regroup", "splits", "step", "switch"]);
     const sources = paths.map((p) => generated(readFileSync(p, "utf-8"))).join("\n");
     for (const entry of ["run_step", "fan_out", "run_switch", "split_again", "regroup"]) {
@@ -1133,9 +1137,9 @@ describe("emitted modules through Python, Dagster and ruff", () => {
     const got = loaded[i];
     if (c === undefined || got === undefined) throw new Error("missing case");
     expect(got.error).toBeNull();
-    expect(got.job).toBe(c.ir.deploy.jobName);
-    expect(got.defsJobs).toEqual([c.ir.deploy.jobName]);
-    const plan = planModule(c.ir, MODULE_NAMES);
+    const plan = planModule(c.ir, RUNTIME);
+    expect(got.job).toBe(plan.job.name);
+    expect(got.defsJobs).toEqual([plan.job.name]);
     const opByFn = new Map(plan.ops.map((o) => [o.fn, o]));
     expect(Object.keys(got.ops).sort()).toEqual([...opByFn.keys()].sort());
 
@@ -1274,7 +1278,7 @@ describe("compiler command line (bundle)", () => {
   });
 
   const Reply = z.union([
-    z.object({ ok: z.literal(true), source: z.string() }),
+    z.object({ ok: z.literal(true), source: z.string(), jobName: z.string() }).strict(),
     z.object({
       ok: z.literal(false),
       errors: z.array(
@@ -1297,7 +1301,18 @@ describe("compiler command line (bundle)", () => {
   it("answers ok with the same source as the library", () => {
     const ir = FOREACH_IN_BRANCH();
     const answer = reply(JSON.stringify(ir));
-    expect(answer).toEqual({ ok: true, source: compile(ir, RUNTIME) });
+    expect(answer).toEqual({ ok: true, source: compile(ir, RUNTIME), jobName: "TestFlow" });
+  });
+
+  it("names the job a flow would get, for commands that look it up without its file", () => {
+    for (const [flow, job] of [
+      ["MyFlow", "MyFlow"],
+      ["proj.user.alice.MyFlow", "proj_user_alice_MyFlow"],
+    ]) {
+      const result = run("", ["job-name", flow ?? ""]);
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({ jobName: job });
+    }
   });
 
   it("answers the problems, with step and decorator, as JSON", () => {
@@ -1333,7 +1348,7 @@ describe("compiler command line (bundle)", () => {
     for (const args of [[], ["compile"], ["build", "--runtime", RUNTIME_PATH]]) {
       const result = run("{}", args);
       expect(result.status, JSON.stringify(args)).toBe(2);
-      expect(result.stderr).toMatch(/^usage: compiler compile --runtime <runtime dir>/);
+      expect(result.stderr).toMatch(/^usage: compiler compile --runtime <runtime_bundle\.json>/);
       expect(result.stdout).toBe("");
     }
   });

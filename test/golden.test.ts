@@ -1,18 +1,25 @@
 // Golden tests: every IR fixture in test/golden (written by scripts/update_ir_fixtures.py
 // from examples/*.py) compiles to exactly the committed test/golden/<stem>.py, and every
-// golden is valid Python that ruff finds clean and formatted.
+// golden is valid Python that ruff finds clean and formatted. Goldens are compiled
+// against a stub of the runtime (test/support/runtime.ts), so they show what the compiler
+// decides: which runtime parts a job embeds, and the code after them. The real runtime
+// is checked below: embedded byte for byte, and the full files pass ruff.
 //
 //   UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts   # rewrite the expected files
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { compile } from "../src/compile.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { RUNTIME_END } from "../src/emit/render/module.js";
+import { planModule } from "../src/plan/module.js";
+import { parseFlowIR } from "../src/ir/index.js";
 import { REPO_ROOT, runProcess, runPythonJson } from "./support/python.js";
+import { realBundle, stubBundle } from "./support/runtime.js";
 
 const GOLDEN_DIR = join(REPO_ROOT, "test", "golden");
-const RUNTIME = readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime"));
+const RUNTIME = stubBundle();
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1";
 const HINT = "run UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts and review the diff";
 
@@ -103,10 +110,43 @@ describe("golden files", () => {
   });
 
   it("goldens are valid Python, ruff-clean and ruff-formatted", () => {
-    const paths = stems.map(goldenPath);
-    const syntax = z.array(z.string()).parse(
-      runPythonJson(
-        String.raw`
+    expectCleanPython(stems.map(goldenPath));
+  });
+});
+
+describe("the real runtime in generated files", () => {
+  const runtime = realBundle();
+  const dir = mkdtempSync(join(tmpdir(), "golden-real-"));
+  const files = new Map<string, string>();
+  beforeAll(() => {
+    for (const stem of stems) {
+      const source = compile(irOf(stem), runtime);
+      files.set(stem, source);
+      writeFileSync(join(dir, `${stem}.py`), source, "utf-8");
+    }
+    return () => rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(stems)("%s embeds its runtime parts byte for byte, in the bundle's order", (stem) => {
+    const source = files.get(stem) ?? "";
+    const parts = planModule(parseFlowIR(irOf(stem)), runtime).runtime.parts;
+    const start = source.indexOf(parts[0]?.body ?? "<none>");
+    const end = source.indexOf(`\n\n\n${RUNTIME_END}\n`);
+    expect(start).toBeGreaterThan(0);
+    expect(source.slice(start, end + 1)).toBe(parts.map((p) => p.body).join("\n\n"));
+  });
+
+  it("full files are valid Python, ruff-clean and ruff-formatted", () => {
+    expectCleanPython(stems.map((stem) => join(dir, `${stem}.py`)));
+  });
+});
+
+/** Every file compiles as Python, and ruff (defaults, isort's rules too) finds it clean
+ * and formatted. */
+function expectCleanPython(paths: string[]): void {
+  const syntax = z.array(z.string()).parse(
+    runPythonJson(
+      String.raw`
 import json, sys
 errors = []
 for path in json.load(sys.stdin):
@@ -118,18 +158,18 @@ for path in json.load(sys.stdin):
         errors.append(f"{path}:{exc.lineno}: {exc.msg}")
 json.dump(errors, sys.stdout)
 `,
-        paths,
-      ),
-    );
-    expect(syntax).toEqual([]);
+      paths,
+    ),
+  );
+  expect(syntax).toEqual([]);
 
-    const ruff = ruffExecutable();
-    if (ruff === null) {
-      expect.fail("ruff not found: run `uv sync` (for .venv/bin/ruff) or set RUFF");
-    }
-    const check = runProcess(ruff, ["check", "--isolated", "--no-cache", ...paths]);
-    expect(check.status, `ruff check:\n${check.stdout}${check.stderr}`).toBe(0);
-    const format = runProcess(ruff, ["format", "--isolated", "--no-cache", "--check", "--diff", ...paths]);
-    expect(format.status, `ruff format --check:\n${format.stdout}${format.stderr}`).toBe(0);
-  });
-});
+  const ruff = ruffExecutable();
+  if (ruff === null) {
+    expect.fail("ruff not found: run `uv sync` (for .venv/bin/ruff) or set RUFF");
+  }
+  const rules = ["--extend-select", "I,W"];
+  const check = runProcess(ruff, ["check", "--isolated", "--no-cache", ...rules, ...paths]);
+  expect(check.status, `ruff check:\n${check.stdout}${check.stderr}`).toBe(0);
+  const format = runProcess(ruff, ["format", "--isolated", "--no-cache", "--check", "--diff", ...paths]);
+  expect(format.status, `ruff format --check:\n${format.stdout}${format.stderr}`).toBe(0);
+}

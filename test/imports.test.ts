@@ -5,17 +5,35 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseImports, renderImports } from "../src/emit/imports.js";
-import { splitRuntime } from "../src/emit/runtime.js";
+import { collectImports, renderImports } from "../src/emit/imports.js";
+import type { PyImport } from "../src/ir/runtime.js";
 import { REPO_ROOT, runProcess, runPythonJson } from "./support/python.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { realBundle } from "./support/runtime.js";
 
-const RUNTIME = splitRuntime(
-  readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")),
-);
+const RUNTIME_IMPORTS: PyImport[] = realBundle().parts.flatMap((p) => p.imports);
+
+/** The bindings of one-line import statements (a test's shorthand for records). */
+function records(...lines: string[]): PyImport[] {
+  return lines.flatMap((line): PyImport[] => {
+    const plain = /^import\s+(.+)$/.exec(line);
+    if (plain?.[1] !== undefined) {
+      return plain[1].split(",").map((part) => {
+        const [module = "", alias] = part.trim().split(/\s+as\s+/);
+        return { module, name: null, alias: alias ?? null };
+      });
+    }
+    const from = /^from\s+(\S+)\s+import\s+(.+)$/.exec(line);
+    if (from?.[1] === undefined || from[2] === undefined) throw new Error(`not an import: ${line}`);
+    const module = from[1];
+    return from[2].split(",").map((part) => {
+      const [name = "", alias] = part.trim().split(/\s+as\s+/);
+      return { module, name, alias: alias ?? null };
+    });
+  });
+}
 
 function render(...lines: string[]): string[] {
-  return renderImports(parseImports(lines));
+  return renderImports(collectImports(records(...lines)));
 }
 
 function members(n: number): string[] {
@@ -34,37 +52,23 @@ function ruffExecutable(): string {
   return join(REPO_ROOT, ".venv", "bin", "ruff");
 }
 
-describe("parseImports", () => {
-  it("reads plain, from and parenthesized imports, skipping blanks and comments", () => {
-    const imports = parseImports([
-      "import os",
-      "import json, sys",
-      "",
-      "# a comment",
-      "from typing import IO, Any",
-      "from dagster import (",
-      "    DynamicOutput,",
-      "    Failure,",
-      ")",
-      "from dagster import (DynamicOutput, op)",
-    ]);
-    expect([...imports.plain]).toEqual(["os", "json", "sys"]);
-    expect([...imports.from.entries()].map(([m, names]) => [m, [...names]])).toEqual([
-      ["typing", ["IO", "Any"]],
-      ["dagster", ["DynamicOutput", "Failure", "op"]],
-    ]);
+describe("collectImports", () => {
+  it("gathers bindings into plain imports and from-imports, aliases kept", () => {
+    const imports = collectImports(records("import os", "import json, sys as system", "from typing import IO, Any as A"));
+    expect([...imports.plain]).toEqual(["os", "json", "sys as system"]);
+    expect([...imports.from.entries()].map(([m, names]) => [m, [...names]])).toEqual([["typing", ["IO", "Any as A"]]]);
   });
 
-  it("merges into an existing set without duplicates", () => {
-    const merged = parseImports(["from dagster import In, op", "import os"], parseImports(RUNTIME.imports));
+  it("binds a name given twice once", () => {
+    const merged = collectImports([...RUNTIME_IMPORTS, ...records("from dagster import In, op", "import os")]);
     expect(merged.from.get("dagster")?.has("In")).toBe(true);
     expect(merged.from.get("dagster")?.has("DynamicOutput")).toBe(true);
     expect([...merged.plain].filter((m) => m === "os")).toHaveLength(1);
   });
 
-  it("refuses statements it cannot merge", () => {
-    expect(() => parseImports(["x = 1"])).toThrow(/cannot merge import line: x = 1/);
-    expect(() => parseImports(["if True:"])).toThrow(/cannot merge/);
+  it("puts an aliased member on a line of its own, as isort does", () => {
+    expect(render("from x import b, a as c, d")).toEqual(["from x import a as c", "from x import b, d"]);
+    expect(render("from x import a, c as e")).toEqual(["from x import a", "from x import c as e"]);
   });
 });
 
@@ -120,7 +124,7 @@ describe("renderImports", () => {
   });
 
   it("renders nothing for no imports", () => {
-    expect(renderImports(parseImports([]))).toEqual([]);
+    expect(renderImports(collectImports([]))).toEqual([]);
   });
 });
 
@@ -140,7 +144,7 @@ function agreeing(): Record<string, string[]> {
   GENERATED_VARIANTS.forEach((names, i) => {
     const own = [`from dagster import ${names.join(", ")}`];
     if (names.includes("Config")) own.push("from pydantic import Field");
-    blocks[`generated_${i}`] = renderImports(parseImports(own, parseImports(RUNTIME.imports)));
+    blocks[`generated_${i}`] = renderImports(collectImports([...RUNTIME_IMPORTS, ...records(...own)]));
   });
   blocks["sections"] = render(
     "from __future__ import annotations",
@@ -154,6 +158,7 @@ function agreeing(): Record<string, string[]> {
     "import PIL",
     "from metaflow import FlowSpec, step, Parameter, JSONType",
   );
+  blocks["aliases"] = render("from x import b, a as c, d", "import sys as system", "from x import e as f", "import os");
   blocks["width_88"] = render(fromImportOfWidth(88));
   blocks["width_89"] = render(fromImportOfWidth(89));
   blocks["width_long"] = render(`from dagster import ${members(14).join(", ")}`);

@@ -2,19 +2,21 @@
 // Dagster's filesystem IO manager (255 bytes at most), so the planner shortens long ones
 // to a prefix and a stable hash, injectively, and keeps short ones as they are.
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { moduleNames } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";
 import { planModule } from "../src/plan/module.js";
 import { CompileError } from "../src/validate/index.js";
 import type { ModulePlan } from "../src/plan/types.js";
-import { DAGSTER_NAME, fitDagsterName, MAX_DAGSTER_NAME } from "../src/base/dagster_names.js";
+import { DAGSTER_NAME, dagsterJobName, fitDagsterName, MAX_DAGSTER_NAME } from "../src/base/dagster_names.js";
 import { flowIR, linearIR } from "./support/ir.js";
+import { realBundle } from "./support/runtime.js";
 
-const MODULE_NAMES: ReadonlySet<string> = moduleNames([]);
+const MODULE_NAMES: ReadonlySet<string> = moduleNames(realBundle().names);
 
 function plan(ir: FlowIR): ModulePlan {
-  return planModule(ir, MODULE_NAMES);
+  return planModule(ir, realBundle());
 }
 
 // Two 238-character step names sharing a 236-character prefix (Metaflow allows
@@ -42,6 +44,27 @@ function opOf(p: ModulePlan, step: string): string {
 function sha10(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 10);
 }
+
+describe("dagsterJobName", () => {
+  it("keeps an ASCII class name and turns @project's dots into underscores", () => {
+    expect(dagsterJobName("MyFlow")).toBe("MyFlow");
+    expect(dagsterJobName("proj.user.alice.MyFlow")).toBe("proj_user_alice_MyFlow");
+  });
+
+  it("keeps two non-ASCII names that sanitise alike apart, by a hash of the whole name", () => {
+    const a = dagsterJobName("Flüsse_Ωmega");
+    const b = dagsterJobName("Flösse_Ωmega");
+    expect(a).toMatch(/^Fl_sse__mega_[0-9a-f]{10}$/);
+    expect(b).toMatch(/^Fl_sse__mega_[0-9a-f]{10}$/);
+    expect(a).not.toBe(b);
+    // One `_` per code point, not per UTF-16 unit: an astral character is one.
+    expect(dagsterJobName("A🚀")).toMatch(/^A__[0-9a-f]{10}$/);
+  });
+
+  it("always gives a Dagster name", () => {
+    fc.assert(fc.property(fc.string({ unit: "grapheme" }), (name) => DAGSTER_NAME.test(dagsterJobName(name)) || name === ""));
+  });
+});
 
 describe("fitDagsterName", () => {
   it("keeps names shorter than the limit", () => {

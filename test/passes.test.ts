@@ -18,6 +18,7 @@ import { wire } from "../src/plan/wire.js";
 import { CompileError } from "../src/validate/index.js";
 import { bodyLines, deco, flowIR, linearIR, param, stepOf } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
+import { realBundle } from "./support/runtime.js";
 
 const NAMES = moduleNames(["run_step", "FlowInfo"]);
 
@@ -222,7 +223,7 @@ describe("automation and job", () => {
 describe("module", () => {
   it("is plain data: it survives a JSON round trip, so printing needs nothing else", () => {
     const ir = parseFlowIR(JSON.parse(readFileSync(join(REPO_ROOT, "test", "golden", "ui_demo_flow.ir.json"), "utf-8")));
-    const plan = planModule(ir, ["run_step"]);
+    const plan = planModule(ir, realBundle());
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
     expect(plan.imports[0]?.module).toBe("dagster");
     expect(plan.runtimeNames).toContain("FlowInfo");

@@ -11,20 +11,17 @@ import { enclosingForeach } from "../src/plan/analyze.js";
 import { planModule } from "../src/plan/module.js";
 import { METAFLOW_MAX_ATTEMPTS, planRetry } from "../src/plan/retry.js";
 import type { JobNode, ModulePlan, OpPlan } from "../src/plan/types.js";
-import { splitRuntime } from "../src/emit/runtime.js";
 import { CompileError } from "../src/validate/index.js";
 import { bodyLines, deco, flowIR, linearIR, param, stepOf, type NodeSpec } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { realBundle } from "./support/runtime.js";
 
-const RUNTIME = splitRuntime(
-  readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")),
-);
+const RUNTIME = realBundle();
 // What compile() reserves: the runtime's names and the generated module's own.
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 
 function plan(ir: FlowIR): ModulePlan {
-  return planModule(ir, MODULE_NAMES);
+  return planModule(ir, RUNTIME);
 }
 
 /** The op that runs `step` (not a helper op feeding it). */

@@ -4,16 +4,16 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compileWith } from "../src/compile.js";
+import { compile } from "../src/compile.js";
 import { RUNTIME_END } from "../src/emit/render/module.js";
-import { splitRuntime } from "../src/emit/runtime.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
 import { parseFlowIR, type FlowIR } from "../src/ir/index.js";
 import { planModule } from "../src/plan/module.js";
 import { linearIR, param } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
+import { realBundle } from "./support/runtime.js";
 
-const RUNTIME = splitRuntime(readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")));
+const RUNTIME = realBundle();
+const DEFINED = new Set(RUNTIME.parts.flatMap((p) => p.defines));
 const GOLDEN = join(REPO_ROOT, "test", "golden");
 
 /**
@@ -51,7 +51,7 @@ const cases: [string, FlowIR][] = [
       exitHooks: [{ onSuccess: ["done"], onError: [], options: {} }],
       automation: {
         events: { events: [{ name: "go", parameters: {} }], options: {} },
-        onFinish: { flows: [{ flow: "Up", project: null, branch: null, jobName: "Up" }], options: {} },
+        onFinish: { flows: [{ flow: "Up", project: null, branch: null, projectFlowName: "Up" }], options: {} },
       },
     }),
   ],
@@ -60,16 +60,15 @@ const cases: [string, FlowIR][] = [
 
 describe("ModulePlan.runtimeNames", () => {
   it.each(cases)("%s: lists exactly the runtime names the generated code uses", (_label, ir) => {
-    const plan = planModule(ir, RUNTIME.names);
-    const code = tail(compileWith(ir, RUNTIME));
+    const plan = planModule(ir, RUNTIME);
+    const code = tail(compile(ir, RUNTIME));
     const used = referencedNames(code);
-    const own = new Set(plan.imports.flatMap((i) => i.names));
     expect(plan.runtimeNames).toEqual([...plan.runtimeNames].sort());
     for (const name of plan.runtimeNames) {
-      expect(RUNTIME.names.has(name), `${name} is the runtime's`).toBe(true);
+      expect(DEFINED.has(name), `${name} is the runtime's`).toBe(true);
       expect(used.has(name), `${name} is used`).toBe(true);
     }
-    const fromRuntime = [...used].filter((n) => RUNTIME.names.has(n) && !own.has(n)).sort();
+    const fromRuntime = [...used].filter((n) => DEFINED.has(n)).sort();
     expect(fromRuntime).toEqual(plan.runtimeNames);
   });
 

@@ -5,6 +5,7 @@ import { compile } from "../src/compile.js";
 import { IR_VERSION, parseFlowIR, type FlowIR } from "../src/ir/index.js";
 import { CompileError, describeProblem, validate, type Problem } from "../src/validate/index.js";
 import { deco, flowIR, linearIR, stepOf } from "./support/ir.js";
+import { realBundle } from "./support/runtime.js";
 
 /** The problems validate() reports, or [] when it accepts the IR. */
 function problems(ir: FlowIR): readonly Problem[] {
@@ -246,7 +247,7 @@ describe("validate: decorators", () => {
     stepOf(ir, "end").next = ["ghost"];
     let caught: unknown;
     try {
-      compile(ir, [""]);
+      compile(ir, realBundle());
     } catch (error) {
       caught = error;
     }
@@ -328,6 +329,6 @@ describe("parseFlowIR", () => {
   });
 
   it("is what compile() runs first", () => {
-    expect(() => compile({ irVersion: IR_VERSION }, [""])).toThrow(/malformed flow IR at generator/);
+    expect(() => compile({ irVersion: IR_VERSION }, realBundle())).toThrow(/malformed flow IR at generator/);
   });
 });

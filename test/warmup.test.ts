@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../src/compile.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { realBundle } from "./support/runtime.js";
 import { WARMUP_IR } from "../src/warmup.js";
 import { REPO_ROOT } from "./support/python.js";
 
@@ -10,7 +10,7 @@ const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "runtime");
 describe("the CLI's warm-up flow", () => {
   // The CLI compiles it before reading its input; were it invalid, the CLI would crash.
   it("compiles", () => {
-    const source = compile(WARMUP_IR, readRuntime(RUNTIME_PATH));
+    const source = compile(WARMUP_IR, realBundle());
     expect(source).toContain("def WarmupFlow() -> None:");
   });
 });

@@ -6,18 +6,17 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { moduleNames } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";
-import { splitRuntime } from "../src/emit/runtime.js";
 import { planModule } from "../src/plan/module.js";
 import type { JobNode, ModulePlan, OpPlan } from "../src/plan/types.js";
 import { argText, bodyLines, flowIR, linearIR } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
-import { readRuntime } from "../src/emit/runtime_files.js";
+import { realBundle } from "./support/runtime.js";
 
-const RUNTIME = splitRuntime(readRuntime(join(REPO_ROOT, "python", "metaflow_dagster", "runtime")));
+const RUNTIME = realBundle();
 const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 
 function plan(ir: FlowIR): ModulePlan {
-  return planModule(ir, MODULE_NAMES);
+  return planModule(ir, RUNTIME);
 }
 
 function body(p: ModulePlan): string[] {

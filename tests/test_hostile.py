@@ -32,7 +32,7 @@ from conftest import (
     read_run,
     run_pathspec,
 )
-from dagster._core.definitions.utils import DISALLOWED_NAMES, VALID_NAME_REGEX
+from metaflow_dagster.runtime.dagster_adapter import DISALLOWED_NAMES, VALID_NAME_REGEX
 
 HOSTILE = FLOWS / "hostile"
 RUFF = os.environ.get("RUFF", str(REPO / ".venv" / "bin" / "ruff"))
@@ -193,7 +193,7 @@ def test_non_ascii_flow_class_gives_a_valid_job_name(flow_dir: Path) -> None:
 def test_job_names_of_different_non_ascii_flows_stay_distinct(flow_dir: Path) -> None:
     """`Flüsse_Ωmega` and `Flösse_Ωmega` both sanitise to `Fl_sse__mega`: the stable
     hash of the original name keeps them two jobs, each of which runs."""
-    from metaflow_dagster.introspect import dagster_job_name
+    from metaflow_dagster.compiler import job_name
 
     source = (HOSTILE / "unicode_flow.py").read_text()
     jobs = {}
@@ -207,8 +207,8 @@ def test_job_names_of_different_non_ascii_flows_stay_distinct(flow_dir: Path) ->
     for name, job in jobs.items():
         assert VALID_NAME_REGEX.match(job.name), job.name
         assert job.name not in DISALLOWED_NAMES
-        # The same name `trigger` looks the job up by (cli._job_to_launch).
-        assert job.name == dagster_job_name(name)
+        # The name `trigger` looks the job up by without its file (cli_runs).
+        assert job.name == job_name(name)
         result = job.execute_in_process(run_config=start_config({"wört": name}))
         assert_success(result)
         pathspec = run_pathspec(result)
@@ -227,7 +227,7 @@ def test_long_step_names_give_distinct_usable_op_names(
     """Run as `dagster dev` runs it: multiprocess executor, filesystem IO manager, which
     stores each output in a directory named after its op (255 bytes at most)."""
     from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
     assert [len(s) for s in LONG_STEPS] == [238, 238]
     assert LONG_STEPS[0][:236] == LONG_STEPS[1][:236]

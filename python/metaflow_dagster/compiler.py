@@ -16,7 +16,8 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUNDLE = os.path.join(HERE, "_compiler", "compiler.mjs")
-RUNTIME = os.path.join(HERE, "runtime")
+# The runtime as the build bundled it (scripts/bundle_runtime.py), next to the compiler.
+RUNTIME = os.path.join(HERE, "_compiler", "runtime_bundle.json")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,15 @@ def _discard_prestarted() -> None:
         proc.communicate()
 
 
-def compile_ir(ir: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Compiled:
+    """What the compiler made of a flow: the definitions file and its job's name."""
+
+    source: str
+    job_name: str
+
+
+def compile_ir(ir: dict[str, Any]) -> Compiled:
     """Compile an IR document; raise CompilerFailed with every reason it was refused."""
     global _PRESTARTED
     if not os.path.exists(BUNDLE):
@@ -132,7 +141,21 @@ def compile_ir(ir: dict[str, Any]) -> str:
             for e in reply.get("errors", [])
         ]
         raise CompilerFailed(flow, errors or [CompileError("unknown compiler error")])
-    return str(reply["source"])
+    return Compiled(str(reply["source"]), str(reply["jobName"]))
+
+
+def job_name(project_flow_name: str) -> str:
+    """The Dagster job `create` names after `project_flow_name` (without --name): the
+    compiler's namer decides it, for commands that look a job up without its file."""
+    done = subprocess.run(
+        [node_executable(), BUNDLE, "job-name", project_flow_name],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        text = done.stderr.decode("utf-8", errors="replace").strip()
+        raise RuntimeError(f"the compiler could not name the job: {text}")
+    return str(json.loads(done.stdout.decode("utf-8"))["jobName"])
 
 
 def write_atomically(path: str, text: str) -> None:

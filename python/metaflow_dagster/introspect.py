@@ -7,12 +7,11 @@ reads what Metaflow itself resolved, so the compiled job sees the flow exactly a
 
 from __future__ import annotations
 
-import hashlib
+import importlib.metadata
 import inspect
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,7 +19,16 @@ from . import __version__
 from .errors import IntrospectionError
 from .parameters import parameters_ir
 
-IR_VERSION = 1
+IR_VERSION = 2
+
+
+def _version(package: str) -> str:
+    """The installed version of `package`, from its distribution's metadata (cheap:
+    `create` does not import Dagster); "unknown" where it has none (a source tree)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _json_safe(value: Any) -> Any:
@@ -85,8 +93,11 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
         else 0,
         # An expression (`num_parallel=self.n`): the number is known only at run time.
         "parallel": bool(node.parallel_foreach),
-        "switchCondition": node.condition,
-        "switchCases": [[str(k), v] for k, v in node.switch_cases.items()],
+        # Metaflow before 2.17 has no switch steps (nor these attributes).
+        "switchCondition": getattr(node, "condition", None),
+        "switchCases": [
+            [str(k), v] for k, v in getattr(node, "switch_cases", {}).items()
+        ],
         "decorators": [
             {
                 "name": deco.name,
@@ -183,17 +194,24 @@ def flow_ir(
     ir = {
         "irVersion": IR_VERSION,
         "generator": {"name": "metaflow-dagster", "version": __version__},
+        "compiledWith": {
+            "dagster": _version("dagster"),
+            "metaflow": _version("metaflow"),
+        },
         "flow": {
             "name": flow.name,
             "file": os.path.relpath(flow_file, out_dir).replace(os.sep, "/"),
             "doc": graph.doc or None,
-            "startStep": graph.start_step,
-            "endStep": graph.end_step,
+            # Metaflow before 2.19 names them `start` and `end`, always.
+            "startStep": getattr(graph, "start_step", "start"),
+            "endStep": getattr(graph, "end_step", "end"),
         },
         "steps": steps,
         "parameters": parameters_ir(flow),
         "deploy": {
-            "jobName": job_name or dagster_job_name(_project_flow_name(flow)),
+            # The compiler names the job (--name, else after this name).
+            "jobName": job_name,
+            "projectFlowName": project_flow_name(flow),
             "outputFile": os.path.basename(output_file),
             "regenerate": regenerate,
             "topLevelArgs": _top_level_args(obj),
@@ -251,23 +269,7 @@ def _flow_decorator(flow: Any, name: str) -> Any | None:
     return found[0] if found else None
 
 
-def dagster_job_name(flow_name: str) -> str:
-    """A Metaflow (project) flow name under Dagster's name rules: `[A-Za-z0-9_]+`.
-
-    An ASCII class name stays as it is, and the dots @project puts between project,
-    branch and class become `_` (`proj.user.alice.MyFlow` -> `proj_user_alice_MyFlow`).
-    Any other character (a non-ASCII class name such as `Flüsse_Ωmega`) becomes `_` as
-    well, and then `_` and 10 hex digits of the SHA-256 of the whole name are appended,
-    so that `Flüsse_Ωmega` and `Flösse_Ωmega` stay two jobs.
-    """
-    name = re.sub(r"[^A-Za-z0-9_.]", "_", flow_name)
-    if name != flow_name:
-        raw = flow_name.encode("utf-8", "surrogatepass")
-        name = f"{name}_{hashlib.sha256(raw).hexdigest()[:10]}"
-    return name.replace(".", "_")
-
-
-def _project_flow_name(flow: Any) -> str:
+def project_flow_name(flow: Any) -> str:
     """`<project>.<branch>.<Flow>` under @project (as Metaflow names deployments)."""
     from metaflow import current
 
@@ -292,11 +294,20 @@ def _project(flow: Any) -> dict[str, Any] | None:
 
 def _configs(flow: Any) -> dict[str, Any]:
     """Config values as resolved now; every task reads them as `kv.<name>` (runtime)."""
-    from metaflow.flowspec import FlowStateItems
+    from metaflow import Config
 
-    configs = flow._flow_state[FlowStateItems.CONFIGS] or {}
+    try:
+        from metaflow.flowspec import FlowStateItems as state_items
+    except ImportError:  # Metaflow before 2.19.x names the enum _FlowState
+        from metaflow.flowspec import _FlowState as state_items
+
+    configs = flow._flow_state.get(state_items.CONFIGS) or {}
+    # Config(plain=...) (Metaflow 2.19.x on) keeps each value as (value, plain); before
+    # it, the value alone (runtime/process.py's _deploy_env writes either form).
+    pairs = "plain" in inspect.signature(Config.__init__).parameters
     result = {}
-    for name, (value, plain) in sorted(configs.items()):
+    for name, entry in sorted(configs.items()):
+        value, plain = entry if pairs else (entry, False)
         try:
             text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -360,7 +371,7 @@ def _on_finish(flow: Any) -> dict[str, Any] | None:
                 "flow": trigger["flow"],
                 "project": project or None,
                 "branch": branch or None,
-                "jobName": dagster_job_name(full),
+                "projectFlowName": full,
             }
         )
     return {"flows": flows, "options": _json_safe(dict(deco.options or {}))}

@@ -32,6 +32,23 @@ export const DAGSTER_RESERVED_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * The Dagster job named after a Metaflow (project) flow name: `[A-Za-z0-9_]+`.
+ * An ASCII class name stays as it is, and the dots @project puts between project,
+ * branch and class become `_` (`proj.user.alice.MyFlow` -> `proj_user_alice_MyFlow`).
+ * Any other character (a non-ASCII class name such as `Flüsse_Ωmega`) becomes `_` as
+ * well, and then `_` and 10 hex digits of the SHA-256 of the whole name are appended,
+ * so that `Flüsse_Ωmega` and `Flösse_Ωmega` stay two jobs.
+ */
+export function dagsterJobName(flowName: string): string {
+  let name = flowName.replace(/[^A-Za-z0-9_.]/gu, "_");
+  if (name !== flowName) {
+    const hash = createHash("sha256").update(flowName, "utf8").digest("hex").slice(0, NAME_HASH_HEX);
+    name = `${name}_${hash}`;
+  }
+  return name.replaceAll(".", "_");
+}
+
+/**
  * The longest op or output name the compiler emits, in bytes. Dagster itself sets no
  * length limit, but its filesystem IO manager (the default under `dagster dev`) stores
  * each output at `<base>/<run id>/<step key>/<output name>[/<mapping key>]`, and a path

@@ -1,15 +1,16 @@
+import type { PyImport } from "../ir/runtime.js";
 import { STDLIB_MODULES } from "./stdlib.js";
 
 // One sorted import block for the generated module: the runtime's imports and the
 // generated code's own, merged and ordered the way ruff's isort rules (I001) expect.
 
-interface Imports {
+export interface Imports {
   plain: Set<string>;
   from: Map<string, Set<string>>;
 }
 
 function section(module: string): number {
-  const root = module.split(".")[0] ?? module;
+  const root = module.split(/[. ]/)[0] ?? module; // "os.path", "sys as system"
   if (root === "__future__") return 0;
   return STDLIB_MODULES.has(root) ? 1 : 2;
 }
@@ -60,28 +61,18 @@ function moduleOrder(a: string, b: string): number {
   return natural.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-/** Parse simple import statements (one per line, or parenthesized `from` imports). */
-export function parseImports(lines: readonly string[], into?: Imports): Imports {
-  const acc: Imports = into ?? { plain: new Set(), from: new Map() };
-  const text = lines.join("\n").replace(/\(\s*([^)]*?)\s*,?\s*\)/g, (_m, inner: string) =>
-    inner.replace(/\s*\n\s*/g, " "),
-  );
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    let m = /^import\s+(.+)$/.exec(line);
-    if (m?.[1] !== undefined) {
-      for (const part of m[1].split(",")) acc.plain.add(part.trim());
-      continue;
+/** Import bindings gathered into statements; one binding given twice binds once. */
+export function collectImports(records: Iterable<PyImport>): Imports {
+  const acc: Imports = { plain: new Set(), from: new Map() };
+  for (const r of records) {
+    const as = r.alias === null ? "" : ` as ${r.alias}`;
+    if (r.name === null) {
+      acc.plain.add(r.module + as);
+    } else {
+      const names = acc.from.get(r.module) ?? new Set<string>();
+      names.add(r.name + as);
+      acc.from.set(r.module, names);
     }
-    m = /^from\s+(\S+)\s+import\s+(.+)$/.exec(line);
-    if (m?.[1] !== undefined && m[2] !== undefined) {
-      const names = acc.from.get(m[1]) ?? new Set<string>();
-      for (const part of m[2].split(",")) if (part.trim() !== "") names.add(part.trim());
-      acc.from.set(m[1], names);
-      continue;
-    }
-    throw new Error(`cannot merge import line: ${line}`);
   }
   return acc;
 }
@@ -95,12 +86,20 @@ export function renderImports(imports: Imports, width = 88): string[] {
     for (const mod of plain) lines.push(`import ${mod}`);
     const froms = [...imports.from.keys()].filter((m) => section(m) === sec).sort(moduleOrder);
     for (const mod of froms) {
-      const names = [...(imports.from.get(mod) ?? [])].sort(memberOrder);
-      const flat = `from ${mod} import ${names.join(", ")}`;
-      if (flat.length <= width) {
-        lines.push(flat);
-      } else {
-        lines.push(`from ${mod} import (`, ...names.map((n) => `    ${n},`), ")");
+      const all = [...(imports.from.get(mod) ?? [])].sort(memberOrder);
+      // An aliased member goes on a line of its own (isort's combine-as-imports = false),
+      // and the module's lines are ordered by their first member.
+      const plainNames = all.filter((n) => !n.includes(" as "));
+      const groups = [...all.filter((n) => n.includes(" as ")).map((n) => [n])];
+      if (plainNames.length > 0) groups.push(plainNames);
+      groups.sort((x, y) => memberOrder(x[0] ?? "", y[0] ?? ""));
+      for (const names of groups) {
+        const flat = `from ${mod} import ${names.join(", ")}`;
+        if (flat.length <= width) {
+          lines.push(flat);
+        } else {
+          lines.push(`from ${mod} import (`, ...names.map((n) => `    ${n},`), ")");
+        }
       }
     }
     if (lines.length > 0) {

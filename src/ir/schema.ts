@@ -3,7 +3,7 @@
 // Bump IR_VERSION on any incompatible change; the Python side writes the same number.
 import { z } from "zod";
 
-export const IR_VERSION = 1;
+export const IR_VERSION = 2;
 
 const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([
@@ -128,7 +128,7 @@ export const automationSchema = z.object({
       options: z.record(z.string(), jsonValue),
     })
     .nullable(),
-  // @trigger_on_finish: upstream flows, project-aware, with their Dagster job names.
+  // @trigger_on_finish: upstream flows, project-aware.
   onFinish: z
     .object({
       flows: z.array(
@@ -136,7 +136,9 @@ export const automationSchema = z.object({
           flow: z.string(),
           project: z.string().nullable(),
           branch: z.string().nullable(),
-          jobName: z.string(),
+          // `<project>.<branch>.<Flow>`, or the flow name without @project: the
+          // upstream job is named after it (base/dagster_names.ts dagsterJobName).
+          projectFlowName: z.string().min(1),
         }),
       ),
       options: z.record(z.string(), jsonValue),
@@ -148,6 +150,9 @@ export type AutomationIR = z.infer<typeof automationSchema>;
 export const flowIRSchema = z.object({
   irVersion: z.literal(IR_VERSION),
   generator: z.object({ name: z.string(), version: z.string() }),
+  // The Dagster and Metaflow installed where `create` ran: the file records them, and
+  // names them when it loads where versions outside the runtime's range are installed.
+  compiledWith: z.object({ dagster: z.string(), metaflow: z.string() }),
   flow: z.object({
     // The Metaflow flow name (the FlowSpec class name).
     name: z.string().min(1),
@@ -160,8 +165,12 @@ export const flowIRSchema = z.object({
   steps: z.array(stepSchema).min(1),
   parameters: z.array(parameterSchema),
   deploy: z.object({
-    // The Dagster job name (after --name and @project).
-    jobName: z.string().min(1),
+    // `--name`: the Dagster job name as given; null: the job is named after
+    // projectFlowName (base/dagster_names.ts dagsterJobName).
+    jobName: z.string().min(1).nullable(),
+    // `<project>.<branch>.<Flow>` under @project (as Metaflow names deployments), else
+    // the flow name.
+    projectFlowName: z.string().min(1),
     // Name of the generated file (basename), for its header.
     outputFile: z.string().min(1),
     // The command that regenerates the file, for its header (argument list).

@@ -2,6 +2,7 @@
 // flow and its steps, baked at create time.
 import { resolveEventMappings, type FlowIR, type StepIR } from "../ir/index.js";
 import { shapeOf } from "./analyze.js";
+import { FAST_LAUNCH } from "./runtime_api.js";
 import type { Analysis, FlowInfoPlan, NamePlan, StepFacts } from "./types.js";
 
 function byName<T>(entries: [string, T][]): [string, T][] {
@@ -50,14 +51,14 @@ export function planFlowInfo(ir: FlowIR, analysis: Analysis, names: NamePlan): F
     namespace: d.namespace,
     owner: d.owner,
     parameters: ir.parameters.map((p) => [p.name, p.type]),
-    // Fast launch also lets tasks fork from the op process (runtime/warm.py).
-    warmTasks: d.executor.fastLaunch,
+    // Fast launch: tasks start warm, from the op process or a launcher (runtime/fast_launch.py).
+    fastLaunch: d.executor.fastLaunch ? FAST_LAUNCH : null,
     workflowTimeout: d.workflowTimeout,
     // As `python flow.py run --max-num-splits`; null: no limit, as Metaflow's schedulers.
     maxNumSplits: d.maxNumSplits,
     maxLogBytes: d.maxLogSize === null ? null : d.maxLogSize * 1024 * 1024,
     configs: byName(Object.entries(d.configs)).map(([name, c]) => [name, c.json, c.plain]),
-    triggerOnFinish: onFinish === null ? null : onFinish.flows.map((f) => f.jobName),
+    triggerOnFinish: onFinish === null ? null : names.upstreamJobs,
     triggerEvents: events,
     // After the run, as Metaflow's runtime: the on_success hooks if the end step finished.
     exitHooksOnSuccess: ir.exitHooks.flatMap((hook) => hook.onSuccess),

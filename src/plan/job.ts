@@ -15,7 +15,7 @@ function executor(ir: FlowIR): ExecutorPlan {
 export function planJobDef(ir: FlowIR, names: NamePlan, wiring: Wiring): JobPlan {
   return {
     attr: names.jobAttr,
-    name: ir.deploy.jobName,
+    name: names.jobName,
     description: ir.deploy.description,
     tags: Object.entries({ "metaflow/flow": ir.flow.name, ...jobTags(ir) }),
     executor: executor(ir),

@@ -3,6 +3,7 @@
 // Their result, a ModulePlan, holds every decision about the generated file; printing
 // it (emit/render/) decides nothing.
 import type { FlowIR } from "../ir/index.js";
+import type { PyImport, RuntimeBundle } from "../ir/runtime.js";
 import { analyze } from "./analyze.js";
 import { automationRuntimeNames, planAutomation } from "./automation.js";
 import { configRuntimeNames, planConfigClass } from "./config.js";
@@ -11,17 +12,18 @@ import { jobRuntimeNames, planJobDef } from "./job.js";
 import { nameModule } from "./name.js";
 import { moduleNames, PYDANTIC_FIELD, type DagsterImport } from "./namer.js";
 import { opRuntimeNames, planOps } from "./ops.js";
-import { FLOW_INFO, STEP_INFO } from "./runtime_api.js";
+import { planRuntime } from "./runtime.js";
+import { CHECK_VERSIONS, FLOW_INFO, IMPORTED, STEP_INFO } from "./runtime_api.js";
 import type { AutomationPlan, ConfigPlan, ModulePlan, OpPlan } from "./types.js";
 import { wire } from "./wire.js";
 
 /**
- * Plan the whole module. `runtimeNames`: the embedded runtime's top-level names, which
- * no generated name may take.
+ * Plan the whole module. Every top-level name of the runtime `bundle` is kept from
+ * generated names, embedded or not, so a name never depends on which parts a job needs.
  */
-export function planModule(ir: FlowIR, runtimeNames: Iterable<string>): ModulePlan {
+export function planModule(ir: FlowIR, bundle: RuntimeBundle): ModulePlan {
   const analysis = analyze(ir);
-  const names = nameModule(ir, analysis, moduleNames(runtimeNames));
+  const names = nameModule(ir, analysis, moduleNames(bundle.names));
   const wiring = wire(analysis, names);
   const ops = planOps(ir, analysis, names, wiring);
   const flow = planFlowInfo(ir, analysis, names);
@@ -29,6 +31,18 @@ export function planModule(ir: FlowIR, runtimeNames: Iterable<string>): ModulePl
   const automation = planAutomation(ir, names, ops);
   const job = planJobDef(ir, names, wiring);
   const file = ir.flow.file.split("/").pop() ?? ir.flow.file;
+  const used = new Set([
+    CHECK_VERSIONS,
+    FLOW_INFO,
+    STEP_INFO,
+    ...(flow.fastLaunch === null ? [] : [flow.fastLaunch]),
+    ...ops.flatMap(opRuntimeNames),
+    ...configRuntimeNames(config),
+    ...jobRuntimeNames(job),
+    ...automationRuntimeNames(automation),
+  ]);
+  const runtimeNames = [...used].filter((n) => !IMPORTED.has(n)).sort();
+  const imported = [...used].flatMap((n) => IMPORTED.get(n) ?? []);
   return {
     header: {
       flowName: ir.flow.name,
@@ -37,32 +51,32 @@ export function planModule(ir: FlowIR, runtimeNames: Iterable<string>): ModulePl
       version: ir.generator.version,
       regenerate: ir.deploy.regenerate,
     },
-    imports: ownImports(ir, ops, config, automation),
+    versionCheck: {
+      call: CHECK_VERSIONS,
+      compiledWith: [
+        ["dagster", ir.compiledWith.dagster],
+        ["metaflow", ir.compiledWith.metaflow],
+      ],
+    },
+    imports: [...ownImports(ir, ops, config, automation), ...imported],
     flow,
     config,
     ops,
     job,
     automation,
-    runtimeNames: [
-      ...new Set([
-        FLOW_INFO,
-        STEP_INFO,
-        ...ops.flatMap(opRuntimeNames),
-        ...configRuntimeNames(config),
-        ...jobRuntimeNames(job),
-        ...automationRuntimeNames(automation),
-      ]),
-    ].sort(),
+    runtimeNames,
+    runtime: planRuntime(bundle, runtimeNames),
   };
 }
 
-// The generated code's own imports (the runtime brings the rest).
+// The generated code's own imports of Dagster's API and pydantic (IMPORTED adds the
+// names it shares with the runtime).
 function ownImports(
   ir: FlowIR,
   ops: readonly OpPlan[],
   config: ConfigPlan | null,
   automation: AutomationPlan,
-): { module: string; names: string[] }[] {
+): PyImport[] {
   const dagster: DagsterImport[] = ["Definitions", "Out", "job", "op"];
   if (ir.deploy.executor.kind === "multiprocess") dagster.push("multiprocess_executor");
   if (ops.some((op) => op.inputs.length > 0)) dagster.push("In");
@@ -73,7 +87,7 @@ function ownImports(
   if (automation.sensors.length > 0) {
     dagster.push("DefaultSensorStatus", "SensorEvaluationContext", "SensorResult", "sensor");
   }
-  const imports: { module: string; names: string[] }[] = [{ module: "dagster", names: dagster }];
-  if (config !== null) imports.push({ module: "pydantic", names: [PYDANTIC_FIELD] });
+  const imports = dagster.map((name): PyImport => ({ module: "dagster", name, alias: null }));
+  if (config !== null) imports.push({ module: "pydantic", name: PYDANTIC_FIELD, alias: null });
   return imports;
 }

@@ -4,7 +4,7 @@
 import { segmentKey, segmentOwner, regroups } from "../base/segment.js";
 import type { FlowIR } from "../ir/index.js";
 import { shapeOf, shapes } from "./analyze.js";
-import { branchName, GUARD_OUTPUT, ITEM_INPUT, Namer } from "./namer.js";
+import { branchName, GUARD_OUTPUT, ITEM_INPUT, jobName, Namer } from "./namer.js";
 import type { Analysis, NamePlan } from "./types.js";
 
 /** The results variable's key for one branch output of a switch (see NamePlan.results). */
@@ -59,9 +59,12 @@ export function nameModule(ir: FlowIR, analysis: Analysis, moduleNames: Readonly
   }
   // Variables last: each avoids every name claimed above.
   const locals = new Map(analysis.order.map((s) => [s, namer.local(s)]));
-  const jobName = ir.deploy.jobName;
+  const job = jobName(ir.deploy.jobName, ir.deploy.projectFlowName);
+  const upstreamJobs = (ir.automation.onFinish?.flows ?? []).map((f) => jobName(null, f.projectFlowName));
   return {
     jobAttr,
+    jobName: job,
+    upstreamJobs,
     ops,
     splitsOps,
     inputsOps,
@@ -72,9 +75,9 @@ export function nameModule(ir: FlowIR, analysis: Analysis, moduleNames: Readonly
     branches,
     branchOutput: branchName,
     config,
-    schedule: namer.automation(jobAttr, jobName, "schedule"),
-    onFinish: namer.automation(jobAttr, jobName, "on_finish"),
-    onEvents: namer.automation(jobAttr, jobName, "on_events"),
+    schedule: namer.automation(jobAttr, job, "schedule"),
+    onFinish: namer.automation(jobAttr, job, "on_finish"),
+    onEvents: namer.automation(jobAttr, job, "on_events"),
     guardOutput: GUARD_OUTPUT,
     itemInput: ITEM_INPUT,
   };

@@ -3,7 +3,7 @@
 // helpers and variables, switch outputs, schedules and sensors) comes from here, and so
 // does every list of names they must avoid. The name pass (plan/name.ts) asks in a
 // fixed order: a name claimed first keeps its wanted spelling.
-import { DAGSTER_RESERVED_NAMES, fitDagsterName } from "../base/dagster_names.js";
+import { DAGSTER_RESERVED_NAMES, dagsterJobName, fitDagsterName } from "../base/dagster_names.js";
 import { pyIdent } from "../base/ident.js";
 import { CompileError } from "../base/problems.js";
 
@@ -225,6 +225,15 @@ export class Namer {
   automation(jobAttr: string, jobName: string, suffix: "schedule" | "on_finish" | "on_events"): { attr: string; name: string } {
     return { attr: `${jobAttr}_${suffix}`, name: `${jobName}_${suffix}` };
   }
+}
+
+/**
+ * The Dagster job name: `--name` as given, else after the (project) flow name. The same
+ * rule names the upstream jobs of @trigger_on_finish, and `dagster trigger` asks for it
+ * (the compiler's `job-name` command) to find a job without its file.
+ */
+export function jobName(given: string | null, projectFlowName: string): string {
+  return given ?? dagsterJobName(projectFlowName);
 }
 
 function fieldName(param: NamedParameter, all: readonly NamedParameter[]): string {

@@ -1,6 +1,8 @@
-// The embedded runtime's names the generated code calls or annotates with. The plan
-// records which of them a module uses (ModulePlan.runtimeNames), so the runtime can be
-// embedded by need; these must stay top-level names of python/metaflow_dagster/runtime.
+// The names the generated code calls or annotates with. The plan records which of them
+// a module uses: the runtime's (ModulePlan.runtimeNames) pick the runtime parts it
+// embeds, and must stay top-level names of python/metaflow_dagster/runtime; the rest it
+// imports (IMPORTED).
+import type { PyImport } from "../ir/runtime.js";
 
 /** The FLOW literal's classes (runtime/model.py). */
 export const FLOW_INFO = "FlowInfo";
@@ -17,6 +19,9 @@ export const RUN_SWITCH = "run_switch";
 export const SPLIT_AGAIN = "split_again";
 export const REGROUP = "regroup";
 
+// Fast launch: the object FLOW names to start tasks warm (fast_launch.py); a module
+// without it embeds none of that machinery.
+export const FAST_LAUNCH = "FAST_LAUNCH";
 // Under the multiprocess executor with fast launch, op processes fork from a server that
 // has imported Dagster and Metaflow once, instead of each importing them afresh. Which
 // modules the server imports is the runtime's business (FORKSERVER_PRELOAD).
@@ -27,13 +32,33 @@ export const THREAD_EXECUTOR = "thread_executor";
 // executed the run (exit_hooks.py).
 export const EXIT_HOOKS_EXECUTOR = "with_exit_hooks";
 
+/** Called as the file loads: warns when Dagster or Metaflow is outside the runtime's
+ * supported range (dagster_adapter.py). */
+export const CHECK_VERSIONS = "check_versions";
+
 /** Sensor checks (automation.py). */
 export const UPSTREAM_FINISHED = "upstream_finished";
 export const EVENTS_ARRIVED = "events_arrived";
 
-/** Names the runtime imports that generated code uses too: annotations, Config fields. */
+/** Names generated code imports for itself: annotations, Config fields. */
 export const ITERATOR = "Iterator";
 export const OUTPUT = "Output";
 export const DYNAMIC_OUTPUT = "DynamicOutput";
 export const ANY = "Any";
 export const JSON_MODULE = "json";
+
+// Where each comes from: the module the runtime imports it from too, so the merged
+// import block binds each name once (two sources would be a redefinition, ruff's F811).
+export const IMPORTED: ReadonlyMap<string, PyImport> = new Map(
+  (
+    [
+      [OP_CONTEXT, "dagster"],
+      [OUTPUT, "dagster"],
+      [DYNAMIC_OUTPUT, "dagster"],
+      [ITERATOR, "collections.abc"],
+      [ANY, "typing"],
+    ] as const
+  )
+    .map(([name, module]): [string, PyImport] => [name, { module, name, alias: null }])
+    .concat([[JSON_MODULE, { module: JSON_MODULE, name: null, alias: null }]]),
+);

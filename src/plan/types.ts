@@ -3,6 +3,7 @@
 // it and never look at the IR. Field docs say what a value means, not how it prints.
 import type { Segment } from "../base/segment.js";
 import type { EventMapping, JsonValue, StepIR } from "../ir/index.js";
+import type { PyImport, RuntimePart } from "../ir/runtime.js";
 
 // ---- Pass 1, analyze: what the flow's graph means for Dagster ----------------------
 
@@ -62,6 +63,10 @@ export interface ConfigFieldNames {
 export interface NamePlan {
   /** Module attribute holding the job (the flow class name). */
   jobAttr: string;
+  /** The job's Dagster name. */
+  jobName: string;
+  /** @trigger_on_finish: the upstream flows' Dagster job names, in the IR's order. */
+  upstreamJobs: string[];
   /** Step -> its op's function and Dagster name. */
   ops: ReadonlyMap<string, string>;
   /** Nested foreach step -> the helper op re-splitting it. */
@@ -248,8 +253,8 @@ export interface FlowInfoPlan {
   owner: string | null;
   /** Parameter name -> type. */
   parameters: [string, string][];
-  /** Tasks start warm (fork from the op's process). */
-  warmTasks: boolean;
+  /** The runtime's fast launch (tasks start warm) to pass; null: tasks start cold. */
+  fastLaunch: string | null;
   workflowTimeout: number | null;
   /** Splits one foreach task may yield; null: no limit. */
   maxNumSplits: number | null;
@@ -357,16 +362,26 @@ export interface ModulePlan {
     /** The command that regenerates the file (argument list). */
     regenerate: string[];
   };
+  /** The call that checks the installed versions as the file loads. */
+  versionCheck: { call: string; compiledWith: [string, string][] };
   /** The generated code's own imports (merged with the runtime's when printed). */
-  imports: { module: string; names: string[] }[];
+  imports: PyImport[];
   flow: FlowInfoPlan;
   config: ConfigPlan | null;
   ops: OpPlan[];
   job: JobPlan;
   automation: AutomationPlan;
-  /**
-   * Every top-level name of the embedded runtime (defined or imported by it) that the
-   * generated code after it refers to, sorted.
-   */
+  /** Every name defined by the embedded runtime that the generated code after it
+   * refers to, sorted. */
   runtimeNames: readonly string[];
+  /** The runtime parts those names need. */
+  runtime: RuntimePlan;
+}
+
+/** What of the runtime a module embeds. */
+export interface RuntimePlan {
+  /** In the bundle's order; printed verbatim. */
+  parts: RuntimePart[];
+  /** Their imports, each binding once (merged with the module's own when printed). */
+  imports: PyImport[];
 }

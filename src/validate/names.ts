@@ -1,4 +1,4 @@
-import { DAGSTER_NAME, DAGSTER_RESERVED_NAMES } from "../base/dagster_names.js";
+import { DAGSTER_NAME, DAGSTER_RESERVED_NAMES, dagsterJobName } from "../base/dagster_names.js";
 import { PY_BUILTINS, PY_KEYWORDS, PY_SOFT_KEYWORDS } from "../base/ident.js";
 import type { FlowIR } from "../ir/index.js";
 import type { Problem } from "../base/problems.js";
@@ -6,7 +6,9 @@ import type { Problem } from "../base/problems.js";
 /** The job name and the flow class name must be usable as Dagster and Python names. */
 export function checkNames(ir: FlowIR): Problem[] {
   const problems: Problem[] = [];
-  const job = ir.deploy.jobName;
+  // A name --name gave (a name made from the flow's is valid by construction, unless
+  // Dagster reserves it).
+  const job = ir.deploy.jobName ?? dagsterJobName(ir.deploy.projectFlowName);
   if (!DAGSTER_NAME.test(job)) {
     problems.push({
       message: `the Dagster job name '${job}' may only contain letters, digits and underscores; choose one with --name`,

@@ -2,7 +2,7 @@
 // whatever else matters to it; everything else gets the defaults Metaflow's introspection
 // would produce for a plain flow. Graph facts (inFuncs, splitParents, matchingJoin, step
 // types) are derived the way Metaflow's FlowGraph derives them (metaflow/graph.py).
-import type { DecoratorIR, FlowIR, JsonValue, ParameterIR, StepIR } from "../../src/ir/index.js";
+import { IR_VERSION, type DecoratorIR, type FlowIR, type JsonValue, type ParameterIR, type StepIR } from "../../src/ir/index.js";
 import type { JobArg, JobNode } from "../../src/plan/types.js";
 
 /** One node: its successors, or successors plus what makes it special. */
@@ -145,8 +145,9 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
 
   const flowName = options.name ?? "TestFlow";
   return {
-    irVersion: 1,
+    irVersion: IR_VERSION,
     generator: { name: "metaflow-dagster", version: "0.0.0-test" },
+    compiledWith: { dagster: "1.13.0", metaflow: "2.19.0" },
     flow: {
       name: flowName,
       file: "test_flow.py",
@@ -158,7 +159,8 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
     steps,
     parameters: options.parameters ?? [],
     deploy: {
-      jobName: flowName,
+      jobName: null,
+      projectFlowName: flowName,
       outputFile: "test_flow_dagster.py",
       regenerate: ["python", "test_flow.py", "dagster", "create", "test_flow_dagster.py"],
       topLevelArgs: ["--quiet", "--metadata=local", "--datastore=local"],

@@ -2,9 +2,8 @@
 // the runtime verbatim, then FLOW, the Config class, the ops, the job, its schedule and
 // sensors, and `defs`.
 import type { ModulePlan } from "../../plan/types.js";
-import { Writer } from "../printer/index.js";
-import type { RuntimeParts } from "../runtime.js";
-import { parseImports, renderImports } from "../imports.js";
+import { pyCall, pyLiteral, Writer } from "../printer/index.js";
+import { collectImports, renderImports } from "../imports.js";
 import { renderAutomation } from "./automation.js";
 import { renderConfig } from "./config.js";
 import { renderFlowInfo } from "./flow.js";
@@ -13,10 +12,8 @@ import { renderOps } from "./ops.js";
 import { docSafe, shellJoin } from "./text.js";
 
 // The generated code's own imports, merged with the runtime's into one sorted block.
-function importBlock(plan: ModulePlan, runtime: RuntimeParts): string[] {
-  const own = plan.imports.map((i) => `from ${i.module} import ${i.names.join(", ")}`);
-  const merged = parseImports(runtime.imports);
-  return renderImports(parseImports(own, merged));
+function importBlock(plan: ModulePlan): string[] {
+  return renderImports(collectImports([...plan.runtime.imports, ...plan.imports]));
 }
 
 function header(plan: ModulePlan, w: Writer): void {
@@ -31,21 +28,24 @@ function header(plan: ModulePlan, w: Writer): void {
 /** Marks the end of the embedded runtime: the generated code follows. */
 export const RUNTIME_END = "# ---- end of runtime ----";
 
-/** The whole generated module, deterministic for a given plan and runtime. */
-export function renderModule(plan: ModulePlan, runtime: RuntimeParts): string {
+/** The whole generated module, deterministic for a given plan. */
+export function renderModule(plan: ModulePlan): string {
   const w = new Writer();
   header(plan, w);
   w.blank();
-  for (const line of importBlock(plan, runtime)) w.line(line);
+  for (const line of importBlock(plan)) w.line(line);
   w.blank();
   w.line(
     `# ---- runtime: metaflow_dagster/runtime ${plan.header.version}, copied verbatim; do not edit ----`,
   );
   w.blank();
-  for (const line of runtime.body) w.line(line);
+  // Each part verbatim, two blank lines apart (its body ends with a newline).
+  w.line(plan.runtime.parts.map((p) => p.body).join("\n\n").replace(/\n+$/, ""));
   w.blank(2);
   w.line(RUNTIME_END);
   w.blank();
+  w.line(pyLiteral(pyCall(plan.versionCheck.call, [Object.fromEntries(plan.versionCheck.compiledWith)], [])));
+  w.blank(2);
   renderFlowInfo(plan.flow, w);
   if (plan.config !== null) {
     w.blank(2);
