@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # Steps: scripts/setup.sh, scripts/services.sh, then TypeScript type check, vitest,
-# ruff check, ruff format --check, pytest (two workers) and the clean install check
+# ruff check, ruff format --check, pytest (two workers), the end-to-end subset on the
+# oldest supported Dagster and Metaflow (scripts/test_oldest_pair.sh) and the clean install check
 # (scripts/clean_install_check.sh: setup and a slice of the tests in a copy of the
 # checkout, in an environment with no uv, no Node and an empty HOME). Setup or
 # services failing stops the run; every check after that runs even if an earlier one
@@ -87,6 +88,8 @@ check "ruff check" .venv/bin/ruff check "${RUFF_DIRS[@]}"
 check "ruff format --check" .venv/bin/ruff format --check "${RUFF_DIRS[@]}"
 
 check "pytest" .venv/bin/pytest -n 2 -q
+# The end-to-end subset again on the oldest Dagster and Metaflow pyproject.toml admits.
+check "oldest pair" bash scripts/test_oldest_pair.sh -q
 check "clean install" bash scripts/clean_install_check.sh
 
 summary
