@@ -104,7 +104,7 @@ def _job_to_launch(
     # No generated file here: the webserver must serve the job. `create` names it
     # after the flow unless --name said otherwise.
     from .compiler import job_name as default_job_name
-    from .introspect import project_flow_name
+    from .deploy_time import project_flow_name
 
     name = job_name or default_job_name(project_flow_name(obj.flow))
     return launch.JobInfo(name=name, flow_name=obj.flow.name)
