@@ -20,142 +20,43 @@ from dagster import (
 
 # ---- runtime: metaflow_dagster/runtime 0.1.0, copied verbatim; do not edit ----
 
-# runtime part dagster_adapter (stub)
-ActiveExecution = None
-CapturedLogContext = None
-ComputeIOType = None
-ConfigTypeKind = None
-DISALLOWED_NAMES = None
-EngineEventData = None
-ExecuteRunWithPlanIterable = None
-ExecutionPlan = None
-FORKSERVER_PRELOAD = None
-InstanceConcurrencyContext = None
-PlanExecutionContext = None
-PlanExecutionContextManager = None
-PlanOrchestrationContext = None
-ReconstructableJob = None
-ReconstructableRepository = None
-RetryMode = None
-SUPPORTED_DAGSTER = None
-SUPPORTED_METAFLOW = None
-UnsupportedDagsterError = None
-UnsupportedVersionWarning = None
-VALID_NAME_REGEX = None
-check_versions = None
-create_compute_log_file_key = None
-dagster_event_sequence_for_step = None
-execute_run = None
-get_retries_config = None
-get_tag_concurrency_limits_config = None
-require_thread_executor = None
-schedule_execution_time_iterator = None
-thread_executor_problem = None
+# runtime part dagster_adapter, embedded verbatim
 
 
-# runtime part model (stub)
-EVENTS_TAG = None
-EVENT_ASSET_PREFIX = None
-EXIT_DISALLOW_RETRY = None
-FlowInfo = None
-GUARD_OUTPUT = None
-KILL_GRACE_SECONDS = None
-MAX_LOG_BYTES = None
-MAX_LOOP_ITERATIONS = None
-METAFLOW_MAX_ATTEMPTS = None
-NOT_TAKEN = None
-PARAMS_TASK_ID = None
-PUMP_DRAIN_SECONDS = None
-RUNTIME_VERSION = None
-SENSOR_BATCH = None
-STDERR_TAIL_LINES = None
-StepInfo = None
-TIMEOUT_GRACE_SECONDS = None
-TRIGGER_TAG = None
-TRUNCATED_LOG_LINE = None
-TaskResult = None
+# runtime part model, embedded verbatim
 
 
-# runtime part datastore (stub)
-METAFLOW_MODULES = None
-datastore_root = None
-import_metaflow = None
-nearest_local_dir = None
+# runtime part datastore, embedded verbatim
 
 
-# runtime part cards (stub)
+# runtime part cards, embedded verbatim
 
 
-# runtime part interpreter (stub)
-INTERPRETER_FUNCTIONS = None
-INTERPRETER_IMPORTS = None
-stdio_config = None
+# runtime part interpreter, embedded verbatim
 
 
-# runtime part warm (stub)
-WARM_CALL_TIME_VARIABLES = None
-WARM_FORK_REPRODUCED = None
-WarmTask = None
-cold_sys_path = None
-op_can_fork = None
-read_at_call_time = None
-start_warm_task = None
+# runtime part warm, embedded verbatim
 
 
-# runtime part launcher (stub)
-LAUNCHER_IDLE_SECONDS = None
-LAUNCHER_PRELOAD = None
-LAUNCHER_START_SECONDS = None
-LaunchedTask = None
-LauncherError = None
-MAX_LAUNCHERS = None
-launch_warm = None
-start_launcher = None
+# runtime part launcher, embedded verbatim
 
 
-# runtime part running (stub)
-arm_reaper = None
-cancel_run_tasks = None
-disarm_reaper = None
-echo_streams = None
-forget_cancelled_run = None
-run_cancelled = None
-start_reaper = None
-step_echo = None
-tracked = None
+# runtime part running, embedded verbatim
 
 
-# runtime part process (stub)
-Exited = None
-run_started_at = None
-start_guarded = None
-task_env = None
+# runtime part process, embedded verbatim
 
 
-# runtime part fast_launch (stub)
-FAST_LAUNCH = None
-FastLaunch = None
+# runtime part fast_launch, embedded verbatim
 
 
-# runtime part executor (stub)
-thread_executor = None
+# runtime part executor, embedded verbatim
 
 
-# runtime part tasks (stub)
-MAX_ENV_STRING_BYTES = None
-metaflow_run_id = None
-metaflow_run_id_of = None
-parameter_env = None
-task_id_of = None
+# runtime part tasks, embedded verbatim
 
 
-# runtime part ops (stub)
-fan_out = None
-regroup = None
-run_start = None
-run_step = None
-run_switch = None
-split_again = None
+# runtime part ops, embedded verbatim
 
 
 # ---- end of runtime ----
