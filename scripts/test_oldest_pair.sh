@@ -4,6 +4,7 @@
 # (runtime/executor.py) leans on Dagster internals that change between releases.
 #
 #   bash scripts/test_oldest_pair.sh [pytest options]
+#   PAIR=ci/middle-pair bash scripts/test_oldest_pair.sh   # another locked pair
 #
 # Needs scripts/setup.sh first: it runs .venv's uv (the locked one) and the compiler
 # bundle setup built. Creates .venv-oldest (Python 3.11) with exactly the packages
@@ -19,8 +20,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-VENV=.venv-oldest
-LOCK=ci/oldest-pair/requirements.txt
+# PAIR: another locked pair to test the same way (e.g. ci/middle-pair), in its own venv.
+PAIR="${PAIR:-ci/oldest-pair}"
+LOCK="$PAIR/requirements.txt"
+VENV=".venv-$(basename "$PAIR")"
+[[ "$PAIR" == ci/oldest-pair ]] && VENV=.venv-oldest
 UV=.venv/bin/uv
 
 # Metaflow refuses to run as root without a user name; CI runs as root.
@@ -37,7 +41,7 @@ run() {
 }
 
 [[ -x "$VENV/bin/python" ]] || run "$UV" venv --python 3.11 "$VENV"
-run "$UV" pip sync --python "$VENV/bin/python" "$LOCK"
+run "$UV" pip sync --compile-bytecode --python "$VENV/bin/python" "$LOCK"
 # The project, without its dependencies: what an editable install puts in site-packages.
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 printf '%s\n' "$ROOT/python" >"$SITE/_metaflow_dagster_checkout.pth"
