@@ -323,14 +323,18 @@ class Bench:
         """
         if runner.impl not in self._create_help:
             probe = FLOWS_DIR / WARMUP.file
-            helped = subprocess.run(
-                [str(runner.python), str(probe), "dagster", "create", "--help"],
-                cwd=tempfile.gettempdir(),
-                env=self.env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            # In a directory of its own: Metaflow may create a .metaflow in its working
+            # directory, and one in the shared temp directory would become the datastore
+            # of every flow below it that has none (it searches upwards).
+            with tempfile.TemporaryDirectory(prefix="bench-help-") as scratch:
+                helped = subprocess.run(
+                    [str(runner.python), str(probe), "dagster", "create", "--help"],
+                    cwd=scratch,
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
             self._create_help[runner.impl] = helped.stdout
         text = self._create_help[runner.impl]
         options = list(runner.create_options)
