@@ -93,7 +93,21 @@ describe("name", () => {
       ["a", "a"],
       ["b", "b"],
     ]);
-    expect(sw.results.get("start_a")).toBe("start_a_results");
+    expect(sw.results.get("start:a")).toBe("start_a_results");
+    // Switch `s`'s branch `b` and a step `s_b` keep variables of their own.
+    const alike = flowIR({
+      start: ["s_b"],
+      s_b: ["s"],
+      s: { next: ["b", "c"], switch: "self.pick" },
+      b: ["join"],
+      c: ["join"],
+      join: { next: ["end"], join: true },
+      end: [],
+    });
+    const r = passesUpTo(alike).names.results;
+    expect(r.get("s_b")).toBe("s_b_results");
+    expect(r.get("s:b")).toMatch(/results/);
+    expect(r.get("s:b")).not.toBe(r.get("s_b"));
     // A step named like a runtime function gets another variable; its op keeps `op_`.
     const clash = linearIR(["run_step"]);
     const n = passesUpTo(clash).names;

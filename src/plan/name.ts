@@ -7,9 +7,13 @@ import { shapeOf, shapes } from "./analyze.js";
 import { branchName, GUARD_OUTPUT, ITEM_INPUT, jobName, Namer } from "./namer.js";
 import type { Analysis, NamePlan } from "./types.js";
 
-/** The results variable's key for one branch output of a switch (see NamePlan.results). */
+/**
+ * The results variable's key for one branch output of a switch (see NamePlan.results):
+ * `:` cannot occur in a step name (a Python identifier), so switch `a`'s branch `b` and
+ * a step `a_b` never share a key, and so never a variable.
+ */
 export function branchResultsKey(step: string, output: string): string {
-  return `${step}_${output}`;
+  return `${step}:${output}`;
 }
 
 export function nameModule(ir: FlowIR, analysis: Analysis, moduleNames: ReadonlySet<string>): NamePlan {
@@ -53,7 +57,7 @@ export function nameModule(ir: FlowIR, analysis: Analysis, moduleNames: Readonly
       branches.set(step.name, outs);
       for (const [out] of outs) {
         const key = branchResultsKey(step.name, out);
-        once(results, key, () => namer.claim(`${key}_results`));
+        once(results, key, () => namer.claim(`${step.name}_${out}_results`));
       }
     }
   }

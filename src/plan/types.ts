@@ -77,7 +77,7 @@ export interface NamePlan {
   each: ReadonlyMap<string, string>;
   /** segmentKey -> the variable holding the dynamic source (when not a foreach's own output). */
   sources: ReadonlyMap<string, string>;
-  /** Step, or `<switch>_<output>` for one branch, -> the variable of its collected map results. */
+  /** Step, or `<switch>:<output>` for one branch, -> the variable of its collected map results. */
   results: ReadonlyMap<string, string>;
   /** Step -> its output's variable in the job body, which is also its op input name. */
   locals: ReadonlyMap<string, string>;
