@@ -108,6 +108,11 @@ describe("name", () => {
     expect(r.get("s_b")).toBe("s_b_results");
     expect(r.get("s:b")).toMatch(/results/);
     expect(r.get("s:b")).not.toBe(r.get("s_b"));
+    // The schedule's attribute is claimed too: flow `op_a`'s schedule and step
+    // `a_schedule`'s op would both be `op_a_schedule`.
+    const sched = passesUpTo(linearIR(["a_schedule"], { name: "op_a" })).names;
+    expect(sched.ops.get("a_schedule")).toBe("op_a_schedule");
+    expect(sched.schedule.attr).not.toBe("op_a_schedule");
     // A step named like a runtime function gets another variable; its op keeps `op_`.
     const clash = linearIR(["run_step"]);
     const n = passesUpTo(clash).names;

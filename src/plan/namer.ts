@@ -221,9 +221,10 @@ export class Namer {
     return targets.map((t) => [branchName(t), t]);
   }
 
-  /** A schedule's or sensor's module attribute and Dagster name, after the job's. */
+  /** A schedule's or sensor's module attribute (claimed: no op function or other
+   * module name may take it) and Dagster name, after the job's. */
   automation(jobAttr: string, jobName: string, suffix: "schedule" | "on_finish" | "on_events"): { attr: string; name: string } {
-    return { attr: `${jobAttr}_${suffix}`, name: `${jobName}_${suffix}` };
+    return { attr: this.claim(`${jobAttr}_${suffix}`), name: `${jobName}_${suffix}` };
   }
 }
 
