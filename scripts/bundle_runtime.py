@@ -8,7 +8,8 @@ parses Python. Two outputs, in python/metaflow_dagster/_compiler/:
 - runtime_bundle.json, read by the compiler:
   {"parts": [{"name", "imports": [{"module", "name", "alias"}], "body", "defines",
   "requires"}], "names": [...]}. `body` is the module's exact text after its imports
-  (and docstring); `requires` the other parts it needs (see select_parts).
+  (and docstring); `requires` the other parts it needs (the compiler embeds a
+  part with every part it requires: src/plan/runtime.ts).
 - runtime_bundle.py: every part, as a generated file embeds them, with one merged and
   sorted import block: an importable module, so tests can check the bundle runs and is
   ruff-clean, the way a generated file must be.
@@ -284,23 +285,6 @@ def build_bundle(runtime_dir: str = RUNTIME_DIR) -> dict[str, Any]:
         part["requires"] = [p for p in order if p in needs]
     names = set(owner) | set(imported)
     return {"parts": parts, "names": sorted(names)}
-
-
-def select_parts(bundle: Mapping[str, Any], names: Iterable[str]) -> list[str]:
-    """The parts a generated file needs: those defining any of `names` (the runtime
-    names its own code refers to; names no part defines are ignored) and, transitively,
-    what they require, in PARTS order."""
-    parts = bundle["parts"]
-    by_name = {p["name"]: p for p in parts}
-    wanted = set(names)
-    todo = [p["name"] for p in parts if wanted & set(p["defines"])]
-    chosen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name not in chosen:
-            chosen.add(name)
-            todo.extend(by_name[name]["requires"])
-    return [p["name"] for p in parts if p["name"] in chosen]
 
 
 # ---------------------------------------------------------------------------------

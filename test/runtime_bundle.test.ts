@@ -1,11 +1,16 @@
 // The runtime bundle (ir/runtime.ts) and which of its parts a module embeds
 // (plan/runtime.ts): only those defining a name the generated code uses, and what they
 // require, in the bundle's order.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { compile } from "../src/compile.js";
 import { parseRuntimeBundle, type RuntimeBundle, type RuntimePart } from "../src/ir/runtime.js";
 import { planModule } from "../src/plan/module.js";
 import { planRuntime } from "../src/plan/runtime.js";
 import { linearIR } from "./support/ir.js";
+import { REPO_ROOT, runProcess, runPython } from "./support/python.js";
 import { realBundle } from "./support/runtime.js";
 
 function part(name: string, defines: string[], requires: string[] = []): RuntimePart {
@@ -45,6 +50,8 @@ describe("planRuntime", () => {
     expect(planRuntime(SMALL, ["C"]).parts.map((p) => p.name)).toEqual(["a", "b", "c"]);
     expect(planRuntime(SMALL, ["D", "A"]).parts.map((p) => p.name)).toEqual(["a", "d"]);
     expect(planRuntime(SMALL, []).parts).toEqual([]);
+    const cycle = { ...SMALL, parts: [part("a", ["A"], ["c"]), part("b", ["B"]), part("c", ["C"], ["a"])] };
+    expect(planRuntime(cycle, ["C"]).parts.map((p) => p.name)).toEqual(["a", "c"]);
   });
 
   it("brings the chosen parts' imports, each once", () => {
@@ -82,5 +89,26 @@ describe("the parts a job embeds", () => {
     const ir = linearIR(["a"], { deploy: { executor: { kind: "multiprocess", maxWorkers: 2, fastLaunch: false } } });
     const chosen = parts(ir);
     for (const name of ["executor", "warm", "launcher", "interpreter"]) expect(chosen).not.toContain(name);
+  });
+
+  // `requires` must be honest: a file with only the parts chosen must load, and ruff
+  // (F821: a name no embedded part defines; F401: an import no part uses) finds it clean.
+  it.each([
+    ["threads, fast launch", linearIR(["a"])],
+    ["multiprocess, fast launch", linearIR(["a"], { deploy: { executor: { kind: "multiprocess", maxWorkers: 2, fastLaunch: true } } })],
+    ["multiprocess, no fast launch", linearIR(["a"], { deploy: { executor: { kind: "multiprocess", maxWorkers: 2, fastLaunch: false } } })],
+  ])("with only its parts, a %s file loads and is ruff-clean", (_label, ir) => {
+    const dir = mkdtempSync(join(tmpdir(), "runtime-parts-"));
+    try {
+      const path = join(dir, "defs.py");
+      writeFileSync(path, compile(ir, realBundle()), "utf-8");
+      const ruff = join(REPO_ROOT, ".venv", "bin", "ruff");
+      const check = runProcess(ruff, ["check", "--isolated", "--no-cache", "--select", "F", path]);
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      const loaded = runPython("import runpy, sys; ns = runpy.run_path(sys.argv[1]); print(type(ns['defs']).__name__)", "", [path]);
+      expect(loaded.trim()).toBe("Definitions");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -113,54 +113,6 @@ def test_outputs_import_and_are_ruff_clean(
     _ruff(bundled)
 
 
-def test_selection(bundle: dict[str, Any]) -> None:
-    select = br.select_parts
-    assert select(bundle, []) == []
-    assert select(bundle, ["not_a_runtime_name", "op"]) == []
-    assert select(bundle, ["FlowInfo"]) == ["model"]
-    plain = select(bundle, ["FlowInfo", "StepInfo", "run_step"])
-    threads = select(bundle, ["FlowInfo", "StepInfo", "run_step", "thread_executor"])
-    for chosen in (plain, threads):
-        assert chosen == [p for p in runtime.PARTS if p in chosen]
-        closed = {
-            r for p in bundle["parts"] if p["name"] in chosen for r in p["requires"]
-        }
-        assert closed <= set(chosen)
-    assert {"ops", "tasks", "process", "model"} <= set(plain)
-    assert "executor" not in plain and "automation" not in plain
-    assert set(plain) < set(threads) and "executor" in threads
-
-
-def test_selection_is_transitive_and_survives_cycles() -> None:
-    fake = {
-        "parts": [
-            {"name": "a", "defines": ["x"], "requires": ["c"]},
-            {"name": "b", "defines": ["y"], "requires": []},
-            {"name": "c", "defines": ["z"], "requires": ["d", "a"]},
-            {"name": "d", "defines": [], "requires": []},
-        ]
-    }
-    assert br.select_parts(fake, ["x"]) == ["a", "c", "d"]
-    assert br.select_parts(fake, ["z", "y"]) == ["a", "b", "c", "d"]
-
-
-@pytest.mark.parametrize(
-    "names", [["FlowInfo", "StepInfo", "run_step"], ["run_step", "thread_executor"]]
-)
-def test_selected_parts_stand_alone(
-    bundle: dict[str, Any], names: list[str], tmp_path: Path
-) -> None:
-    """`requires` is honest: the selected parts alone, with only their own imports,
-    import and pass ruff (F821 would name a part left out, F401 an import)."""
-    chosen = br.select_parts(bundle, names)
-    sub = {**bundle, "parts": [p for p in bundle["parts"] if p["name"] in chosen]}
-    path = tmp_path / "selected.py"
-    path.write_text(br.render_module(sub), encoding="utf-8")
-    _ruff(path)
-    module = _load(path, f"runtime_selected_{len(chosen)}")
-    assert all(hasattr(module, n) for n in names)
-
-
 # ---------------------------------------------------------------------------------
 # Small fake runtime packages
 
