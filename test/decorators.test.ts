@@ -1,6 +1,5 @@
 // Flow decorators and deploy options: cron conversion, trigger mappings, tags, the
 // compile-time policy and what the emitted module contains for them.
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";

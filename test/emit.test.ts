@@ -1,4 +1,3 @@
-import { moduleNames } from "../src/compile.js";
 // What the emitted module says for a given IR (ops, retries, Config, FlowInfo, job body),
 // checked as text, then by real Python, Dagster and ruff in one batch; and the compiler's
 // command line (the bundle the Python package runs).
@@ -18,8 +17,6 @@ import { pythonExecutable, REPO_ROOT, runProcess } from "./support/python.js";
 // The compiler and the runtime bundle the build wrote side by side.
 const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "_compiler", "runtime_bundle.json");
 const RUNTIME = realBundle();
-// What compile() reserves for the planner: the runtime's names and the module's own.
-const MODULE_NAMES: ReadonlySet<string> = moduleNames(RUNTIME.names);
 const BUNDLE = join(REPO_ROOT, "python", "metaflow_dagster", "_compiler", "compiler.mjs");
 
 /** The generated code after the embedded runtime. */

@@ -1,6 +1,6 @@
 // The generated module's single import block: the runtime's imports merged with the
 // generated code's, sorted the way ruff's isort rules (I001) want, checked against ruff.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";

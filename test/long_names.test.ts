@@ -4,7 +4,6 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { moduleNames } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";
 import { planModule } from "../src/plan/module.js";
 import { CompileError } from "../src/validate/index.js";
@@ -12,8 +11,6 @@ import type { ModulePlan } from "../src/plan/types.js";
 import { DAGSTER_NAME, dagsterJobName, fitDagsterName, MAX_DAGSTER_NAME } from "../src/base/dagster_names.js";
 import { flowIR, linearIR } from "./support/ir.js";
 import { realBundle } from "./support/runtime.js";
-
-const MODULE_NAMES: ReadonlySet<string> = moduleNames(realBundle().names);
 
 function plan(ir: FlowIR): ModulePlan {
   return planModule(ir, realBundle());

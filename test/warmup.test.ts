@@ -1,11 +1,7 @@
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../src/compile.js";
 import { realBundle } from "./support/runtime.js";
 import { WARMUP_IR } from "../src/warmup.js";
-import { REPO_ROOT } from "./support/python.js";
-
-const RUNTIME_PATH = join(REPO_ROOT, "python", "metaflow_dagster", "runtime");
 
 describe("the CLI's warm-up flow", () => {
   // The CLI compiles it before reading its input; were it invalid, the CLI would crash.

@@ -2,14 +2,12 @@
 // (re-split and regroup helper ops, every segment mapped over a top-level dynamic
 // source), switches (optional outputs and fan-in at the top level; NOT_TAKEN markers
 // and named inputs inside a foreach body), loops, and the end op's guard.
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { moduleNames } from "../src/compile.js";
 import type { FlowIR } from "../src/ir/index.js";
 import { planModule } from "../src/plan/module.js";
 import type { JobNode, ModulePlan, OpPlan } from "../src/plan/types.js";
 import { argText, bodyLines, flowIR, linearIR } from "./support/ir.js";
-import { REPO_ROOT } from "./support/python.js";
 import { realBundle } from "./support/runtime.js";
 
 const RUNTIME = realBundle();
