@@ -6,6 +6,7 @@ its own `.metaflow` datastore and tests can run in parallel.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -165,6 +166,14 @@ def run_pathspec(result: Any, op: str = "op_start") -> str:
             meta = event.event_specific_data.metadata
             return str(meta["metaflow pathspec"].value).rsplit("/", 2)[0]
     raise AssertionError(f"no output metadata for {op}")
+
+
+def task_id(step: str, key: str | None = None) -> str:
+    """The task id a generated job gives a task of `step` (runtime/tasks.py,
+    task_id_of): `t-<the first 8 hex digits of the SHA-1 of the step's name>`, then
+    `-<mapping key>` in a foreach (a loop's iterations add `-i<n>`)."""
+    tag = "t-" + hashlib.sha1(step.encode()).hexdigest()[:8]
+    return tag if key is None else f"{tag}-{key}"
 
 
 def native_run(flow: Path, *args: str) -> str:

@@ -11,7 +11,15 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from conftest import compile_flow, copy_flow, create, load_module, run_cli, run_pathspec
+from conftest import (
+    compile_flow,
+    copy_flow,
+    create,
+    load_module,
+    run_cli,
+    run_pathspec,
+    task_id,
+)
 from dagster import DagsterInstance
 
 CARD_KEYS = re.compile(r"^(card|open card)")
@@ -82,7 +90,7 @@ def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
         "card x link",
         "open cards",
     }, cards
-    task_dir = f"/CardFlow/runs/{run_id}/steps/report/tasks/t/cards/"
+    task_dir = f"/CardFlow/runs/{run_id}/steps/report/tasks/{task_id('report')}/cards/"
     x = Path(cards["card x"].path)
     assert x.is_absolute() and x.is_file(), x
     assert task_dir in str(x) and re.fullmatch(r"blank-x-[0-9a-f]{32}\.html", x.name)
@@ -96,7 +104,7 @@ def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
     # The commands shown are ready to copy: `card get` writes the very same card.
     folder, commands = shown_commands(cards, "open cards")
     assert folder == flow_dir
-    task = f"{run_id}/report/t"
+    task = f"{run_id}/report/{task_id('report')}"
     base = ["python", flow.name, "--metadata=local", "--datastore=local", "card"]
     assert commands == [  # by card type: blank, then default
         [*base, "view", task, "--id", "x"],
@@ -112,7 +120,7 @@ def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
     assert set(start) == {"card", "card link", "open card"}, start
     assert Path(start["card"].path).is_file()
     _, commands = shown_commands(start, "open card")
-    assert commands[0][-2:] == ["view", f"{run_id}/start/t"]
+    assert commands[0][-2:] == ["view", f"{run_id}/start/{task_id('start')}"]
 
     # Cards that cannot be listed: a warning, no card metadata, and the op succeeds.
     stray = output_metadata(result, "op_stray")
@@ -124,7 +132,10 @@ def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
         if entry.step_key == "op_stray" and entry.level == logging.WARNING
     ]
     assert any(
-        m.startswith(f"Could not list the cards of task CardFlow/{run_id}/stray/t: ")
+        m.startswith(
+            "Could not list the cards of task "
+            f"CardFlow/{run_id}/stray/{task_id('stray')}: "
+        )
         for m in warnings
     ), warnings
 

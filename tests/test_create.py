@@ -19,6 +19,7 @@ from conftest import (
     read_run,
     run_cli,
     run_pathspec,
+    task_id,
 )
 from dagster import DagsterInstance
 
@@ -339,26 +340,42 @@ def test_each_op_logs_its_full_argument_list(flow_dir: Path) -> None:
         return args
 
     init = [*head, "init", "--run-id", run_id, "--task-id", "params"]
+
+    def path(name: str, key: int | None = None) -> str:
+        return f"{run_id}/{name}/{task_id(name, None if key is None else str(key))}"
+
     assert commands.pop("op_start") == [
         [*init, "--tag", "env:prod"],
-        step("start", "t", f"{run_id}/_parameters/params"),
+        step("start", task_id("start"), f"{run_id}/_parameters/params"),
     ]
     for i in range(4):
         assert commands.pop(f"op_body[{i}]") == [
-            step("body", f"t-{i}", f"{run_id}/start/t", "--split-index", str(i))
+            step(
+                "body", task_id("body", str(i)), path("start"), "--split-index", str(i)
+            )
         ]
         assert commands.pop(f"op_body_more[{i}]") == [
-            step("body_more", f"t-{i}", f"{run_id}/body/t-{i}")
+            step("body_more", task_id("body_more", str(i)), path("body", i))
         ]
-    joined("collect", "t", [f"{run_id}/body_more/t-{i}" for i in range(4)])
-    assert commands.pop("op_single") == [step("single", "t", f"{run_id}/collect/t")]
+    joined("collect", task_id("collect"), [path("body_more", i) for i in range(4)])
+    assert commands.pop("op_single") == [
+        step("single", task_id("single"), path("collect"))
+    ]
     for i in range(3):
         assert commands.pop(f"op_shout[{i}]") == [
-            step("shout", f"t-{i}", f"{run_id}/single/t", "--split-index", str(i))
+            step(
+                "shout",
+                task_id("shout", str(i)),
+                path("single"),
+                "--split-index",
+                str(i),
+            )
         ]
-    joined("gather", "t", [f"{run_id}/shout/t-{i}" for i in range(3)])
-    assert commands.pop("op_end") == [step("end", "t", f"{run_id}/gather/t")]
+    joined("gather", task_id("gather"), [path("shout", i) for i in range(3)])
+    assert commands.pop("op_end") == [step("end", task_id("end"), path("gather"))]
     assert commands == {}
     # The logged commands are the ones that ran: the tasks exist under those ids.
     run = read_run(flow_dir, f"ForeachFlow/{run_id}")
-    assert sorted(t["id"] for t in run["steps"]["body"]) == [f"t-{i}" for i in range(4)]
+    assert sorted(t["id"] for t in run["steps"]["body"]) == [
+        task_id("body", str(i)) for i in range(4)
+    ]

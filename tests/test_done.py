@@ -25,6 +25,7 @@ from conftest import (
     read_flow_name,
     read_run,
     run_cli,
+    task_id,
 )
 from test_decorators import (
     EXECUTING,
@@ -50,7 +51,7 @@ CASES = {
     "sys_exit_in_the_end_step": ("end", "sys"),
 }
 # Which task of the faulty step exits: the loop's second iteration.
-FAULTY_TASK = {"grow": "t-i1"}
+FAULTY_TASK = {"grow": task_id("grow") + "-i1"}
 # The steps in graph order: none after the faulty one may start.
 ORDER = ["start", "plain", "retried", "pick", "a", "b", "grow", "end"]
 
@@ -143,7 +144,7 @@ def test_a_step_that_exits_0_unfinished_fails_as_natively(
     op = f"op_{step}"
     assert events_of(result, op, "STEP_UP_FOR_RETRY") == []
     [failure] = attempt_failures(result, op)
-    task = f"{pathspec}/{step}/{FAULTY_TASK.get(step, 't')}"
+    task = f"{pathspec}/{step}/{FAULTY_TASK.get(step, task_id(step))}"
     assert f"Metaflow task {task} (attempt 0) exited with code 0" in failure, failure
     said = failure.replace("*", "")  # the CLI prints Metaflow's *bold* plainly
     if expected["message"] is not None:
@@ -258,7 +259,7 @@ def test_reexecution_reruns_an_unfinished_loop_iteration_only(
     run = read_run(flow_dir, f"{JOB}/dagster-{first['run_id']}")
     assert run["successful"] and run["finished"]
     grow = {t["id"]: t["attempt"] for t in run["steps"]["grow"]}
-    assert grow == {"t-i0": 0, "t-i1": 1, "t-i2": 0}
+    assert grow == {f"{task_id('grow')}-i{n}": a for n, a in enumerate([0, 1, 0])}
     # The same artifacts as an uninterrupted native run.
     (flow_dir / "executions.log").unlink()
     expected = native(flow, {})

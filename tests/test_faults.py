@@ -33,6 +33,7 @@ from conftest import (
     read_run,
     run_pathspec,
     start_multiprocess_run,
+    task_id,
 )
 
 FAULTS = FLOWS / "faults"
@@ -131,7 +132,7 @@ def test_step_killed_by_sigkill(flow_dir: Path, marker: str) -> None:
     assert not result.success
     assert "op_end" not in ran(result)
     [text] = failure_texts(result, "op_boom")
-    assert f"FaultSigkillFlow/{metaflow_run_of(result)}/boom/t" in text
+    assert f"FaultSigkillFlow/{metaflow_run_of(result)}/boom/{task_id('boom')}" in text
     assert "SIGKILL" in text, text
     run = read_run(flow_dir, run_pathspec(result))
     [boom] = run["steps"]["boom"]
@@ -158,7 +159,8 @@ def test_step_killed_by_sigkill_is_retried_then_fails(
     ]
     assert len(retried) == 1
     [text] = failure_texts(result, "op_boom")
-    assert f"FaultSigkillFlow/{metaflow_run_of(result)}/boom/t (attempt 1)" in text
+    boom = task_id("boom")
+    assert f"FaultSigkillFlow/{metaflow_run_of(result)}/boom/{boom} (attempt 1)" in text
     run = read_run(flow_dir, run_pathspec(result))
     [boom] = run["steps"]["boom"]
     assert boom["attempt"] == 1
@@ -173,7 +175,7 @@ def test_step_exits_non_zero_without_an_exception(flow_dir: Path, marker: str) -
     assert not result.success
     assert "op_end" not in ran(result)
     [text] = failure_texts(result, "op_leave")
-    assert f"FaultExitFlow/{metaflow_run_of(result)}/leave/t" in text
+    assert f"FaultExitFlow/{metaflow_run_of(result)}/leave/{task_id('leave')}" in text
     assert "exit code 3" in text, text
     run = read_run(flow_dir, run_pathspec(result))
     [leave] = run["steps"]["leave"]
@@ -200,12 +202,12 @@ def test_step_writing_20_mb_to_stdout(flow_dir: Path, marker: str) -> None:
             "import sys\n"
             "from metaflow import Task, namespace\n"
             "namespace(None)\n"
-            "task = Task(sys.argv[1] + '/talk/t')\n"
+            "task = Task(sys.argv[1])\n"
             "out = task.stdout\n"
             "lines = out.split('\\n')\n"
             "print(len(out), len(lines), lines[0][:9], lines[199999][:9],\n"
             "      len(lines[200000]), task['lines'].data, 'stderr' in task.stderr)\n",
-            pathspec,
+            f"{pathspec}/talk/{task_id('talk')}",
         ],
         cwd=flow_dir,
         capture_output=True,

@@ -17,6 +17,7 @@ from conftest import (
     native_run,
     read_run,
     run_pathspec,
+    task_id,
 )
 from dagster import DagsterInstance, EventLogEntry, execute_job
 from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
@@ -249,16 +250,18 @@ def test_loop_iterations_are_visible_in_dagster(flow_dir: Path) -> None:
             for n, (p, c) in enumerate(zip(paths, chosen, strict=True))
         ]
 
-    check("op_grow", "grow", "t", 3, "fork")
+    check("op_grow", "grow", task_id("grow"), 3, "fork")
     grow = run["steps"]["grow"]
-    assert [t["id"] for t in grow] == ["t-i0", "t-i1", "t-i2"]
+    assert [t["id"] for t in grow] == [f"{task_id('grow')}-i{n}" for n in range(3)]
     assert [t["artifacts"]["history"] for t in grow] == [[1], [1, 2], [1, 2, 3]]
     limits = [2, 1, 3]
     for key, limit in enumerate(limits):
-        check(f"op_spin[{key}]", "spin", f"t-{key}", limit, "done")
+        check(f"op_spin[{key}]", "spin", task_id("spin", str(key)), limit, "done")
     spins = {t["id"]: t["artifacts"]["count"] for t in run["steps"]["spin"]}
     assert spins == {
-        f"t-{k}-i{n}": n + 1 for k, limit in enumerate(limits) for n in range(limit)
+        f"{task_id('spin', str(k))}-i{n}": n + 1
+        for k, limit in enumerate(limits)
+        for n in range(limit)
     }
     assert run["steps"]["join"][0]["artifacts"]["counts"] == limits
 
@@ -289,7 +292,7 @@ def test_triple_foreach_with_split_in_innermost_body(flow_dir: Path) -> None:
         }
         tasks = {t["id"] for t in ours.run["steps"][step]}
         assert len(keys) == len(tasks) == 4
-        assert {"t-" + k[len(f"op_{step}[") : -1] for k in keys} == tasks
+        assert {task_id(step, k[len(f"op_{step}[") : -1]) for k in keys} == tasks
 
 
 def test_nested_foreach_tasks_are_dagster_steps_that_overlap(flow_dir: Path) -> None:
@@ -300,7 +303,7 @@ def test_nested_foreach_tasks_are_dagster_steps_that_overlap(flow_dir: Path) -> 
     inner = {k for k in ours.step_keys("STEP_SUCCESS") if k.startswith("op_inner[")}
     assert inner == {f"op_inner[{k}]" for k in keys}
     tasks = {t["id"]: t["artifacts"]["member"] for t in ours.run["steps"]["inner"]}
-    assert tasks == {f"t-{k}": member for k, member in keys.items()}
+    assert tasks == {task_id("inner", k): member for k, member in keys.items()}
     for group in ("0", "1"):
         spans = [ours.span(f"op_inner[{k}]") for k in keys if k.startswith(group)]
         # All siblings of a group were running at one moment.

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from conftest import comparable, compile_flow, native_run, read_run, run_pathspec
+from conftest import (
+    comparable,
+    compile_flow,
+    native_run,
+    read_run,
+    run_pathspec,
+    task_id,
+)
 from dagster import DagsterInstance, ReexecutionOptions, execute_job
 from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
@@ -43,7 +50,7 @@ def test_reexecution_from_failure_resumes_the_metaflow_run(
     run = read_run(flow_dir, pathspec)
     assert run["successful"] and run["finished"]
     attempts = {t["id"]: t["attempt"] for t in run["steps"]["body"]}
-    assert attempts == {"t-0": 0, "t-1": 1, "t-2": 0}
+    assert attempts == {task_id("body", str(i)): a for i, a in enumerate([0, 1, 0])}
     # The same artifacts as an uninterrupted native run.
     (flow_dir / "executions.log").unlink()
     native = read_run(flow_dir, native_run(flow))

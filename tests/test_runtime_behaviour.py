@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import compile_flow, read_run, run_cli, run_pathspec
+from conftest import compile_flow, read_run, run_cli, run_pathspec, task_id
 from dagster import DagsterInstance
 
 
@@ -69,10 +69,10 @@ def test_each_op_logs_its_command_and_attaches_metadata(flow_dir: Path) -> None:
         if e.event_type_value == "STEP_OUTPUT"
     }
     right = outputs["op_right"]
-    assert right["metaflow pathspec"].value == f"{pathspec}/right/t"
+    assert right["metaflow pathspec"].value == f"{pathspec}/right/{task_id('right')}"
     assert right["artifacts"].value == ["base", "right_total"]
     snippet = right["retrieve"].value
-    assert f"Task('{pathspec}/right/t', attempt=0)" in snippet
+    assert f"Task('{pathspec}/right/{task_id('right')}', attempt=0)" in snippet
     # The snippet works as written, against the same datastore.
     code = snippet.split("```python\n", 1)[1].split("```", 1)[0]
     code = "from metaflow import namespace\nnamespace(None)\n" + code

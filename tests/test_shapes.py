@@ -12,6 +12,7 @@ from conftest import (
     native_run,
     read_run,
     run_pathspec,
+    task_id,
 )
 from dagster import DagsterInstance, execute_job
 from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
@@ -30,7 +31,7 @@ def test_linear(flow_dir: Path) -> None:
     assert run["successful"] and run["finished"]
     assert artifacts(run, "start") == [{"value": 42}]
     assert artifacts(run, "double") == [{"value": 84}]
-    assert [t["id"] for t in run["steps"]["end"]] == ["t"]
+    assert [t["id"] for t in run["steps"]["end"]] == [task_id("end")]
     assert run["parameter_tasks"] == ["params"]
 
 

@@ -123,7 +123,7 @@ def end_step_ok(flow: FlowInfo, run_id: str) -> bool:
     try:
         # The end step's op is never inside a foreach.
         tds = store.get_task_datastore(
-            run_id, flow.end_step, task_id_of(None), mode="r"
+            run_id, flow.end_step, task_id_of(flow, flow.end_step, None), mode="r"
         )
     except MetaflowException:  # no finished attempt
         return False

@@ -8,7 +8,14 @@ from dagster import DynamicOutput, Failure, MetadataValue, OpExecutionContext, O
 from .cards import _card_metadata
 from .datastore import _chosen_step, _done_attempt, _num_splits, _task_metadata
 from .model import GUARD_OUTPUT, NOT_TAKEN, FlowInfo, TaskResult
-from .tasks import _key_of, _run_loop, _run_task, _split_position, _taken
+from .tasks import (
+    _key_of,
+    _key_position,
+    _run_loop,
+    _run_task,
+    _split_position,
+    _taken,
+)
 
 # ---------------------------------------------------------------------------------
 # Entry points called by generated ops
@@ -177,6 +184,6 @@ def regroup(
                 # The join closes the innermost foreach: group by the enclosing splits.
                 key = key.rpartition("_")[0]
             per_key.setdefault(key, []).append(path)
-    for key in sorted(per_key, key=lambda k: _split_position(f"t-{k}")):
+    for key in sorted(per_key, key=_key_position):
         yield DynamicOutput(per_key[key], mapping_key=key)
     context.log.info(f"Step {step!r} runs once for each of {len(per_key)} splits.")

@@ -1,5 +1,6 @@
 """One Metaflow task: its ids, its `step` command line, the run's `init`."""
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,14 +42,43 @@ def metaflow_run_id_of(run: DagsterRun) -> str:
     return "dagster-" + (run.root_run_id or run.run_id)
 
 
-def _task_id(context: OpExecutionContext) -> str:
-    return task_id_of(context.get_mapping_key())
+def _task_id(context: OpExecutionContext, flow: FlowInfo, step: str) -> str:
+    return task_id_of(flow, step, context.get_mapping_key())
 
 
-def task_id_of(mapping_key: str | None) -> str:
-    """The task id of an op's task: unique per (run, step) and stable across retries,
-    from the op's mapping key, if any (None: an op outside any foreach)."""
-    return "t" if mapping_key is None else f"t-{mapping_key}"
+# Hex digits of a step's tag in its task ids; more only if two steps share a prefix.
+STEP_TAG_LENGTH = 8
+
+
+def task_id_of(flow: FlowInfo, step: str, mapping_key: str | None) -> str:
+    """The task id of an op's task: `t-<step tag>[-<mapping key>]`.
+
+    Unique within the run, as Metaflow's runtimes make task ids (user code keys data on
+    `current.task_id`), and the same for every attempt, re-execution and resume of the
+    task (they find its earlier attempts by it). Never all digits (Metaflow's metadata
+    would take it for an id it allocated). A self-looping switch's iterations add
+    `-i<n>` (_run_loop); a @parallel control's workers get `<control id>_node_<n>`
+    from Metaflow. The mapping key (None outside any foreach) is read back by _key_of.
+    """
+    tag = f"t-{_step_tag(flow, step)}"
+    return tag if mapping_key is None else f"{tag}-{mapping_key}"
+
+
+def _step_tag(flow: FlowInfo, step: str) -> str:
+    """The shortest prefix (at least STEP_TAG_LENGTH) of the SHA-1 of the step's name
+    that no other step of the flow shares: lowercase hex, fixed by the step names."""
+    digests = {name: _digest(name) for name in (*flow.steps, step)}
+    digest = digests[step]
+    others = [d for name, d in digests.items() if name != step]
+    size = STEP_TAG_LENGTH
+    while size < len(digest) and any(d.startswith(digest[:size]) for d in others):
+        size += 1
+    return digest[:size]
+
+
+def _digest(step: str) -> str:
+    # A name, not a secret: FIPS-restricted builds allow SHA-1 for this.
+    return hashlib.sha1(step.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def _taken(
@@ -63,9 +93,10 @@ def _taken(
 
 
 def _key_of(input_path: str) -> str:
-    """The split key in a task id `t[-<key>][-i<iteration>]` ("" at the top level)."""
+    """The mapping key in a task id `t-<tag>[-<key>][-i<iteration>]` (see task_id_of;
+    "" outside any foreach). Keys are digits and underscores, tags hex digits."""
     parts = input_path.rsplit("/", 1)[-1].split("-")
-    return parts[1] if len(parts) > 1 and not parts[1].startswith("i") else ""
+    return parts[2] if len(parts) > 2 and not parts[2].startswith("i") else ""
 
 
 def _run_task(
@@ -81,7 +112,7 @@ def _run_task(
     import_metaflow()
     step = flow.steps[step_name]
     run_id = metaflow_run_id(context)
-    task_id = task_id or _task_id(context)
+    task_id = task_id or _task_id(context, flow, step_name)
     attempt = _next_attempt(context, flow, f"{run_id}/{step_name}/{task_id}")
     root = datastore_root(flow)
     if step_name == flow.start_step and not inputs:
@@ -164,8 +195,13 @@ def _accept(flow: FlowInfo, result: TaskResult, step: str) -> None:
 
 
 def _split_position(input_path: str) -> tuple[int, ...]:
-    """A foreach task's position among its siblings, from its task id `t-<key>`."""
-    return tuple(int(part) for part in _key_of(input_path).split("_") if part.isdigit())
+    """A foreach task's position among its siblings, from the key in its task id."""
+    return _key_position(_key_of(input_path))
+
+
+def _key_position(key: str) -> tuple[int, ...]:
+    """The split indexes a mapping key `<index>[_<index>...]` stands for."""
+    return tuple(int(part) for part in key.split("_") if part.isdigit())
 
 
 def _run_loop(
@@ -179,7 +215,7 @@ def _run_loop(
 
     Iterations that already succeeded (before a retry of this op) are not run again.
     """
-    base = _task_id(context)
+    base = _task_id(context, flow, step)
     iterations: list[str] = []
     previous = list(inputs)
     for n in range(MAX_LOOP_ITERATIONS):
