@@ -5,6 +5,7 @@ is refused at create, naming flow and parameter, with nothing written."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,44 @@ def test_a_default_a_dagster_run_cannot_carry_is_refused(
     )
     pathspec = f"BadDefaultFlow/{run_id_file.read_text().strip()}"
     assert artifacts(read_run(flow_dir, pathspec), "start")[0]["seen"] == value
+
+
+def test_deploy_time_functions_see_the_context_argo_gives_them(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    """`default=lambda ctx: 124` (Metaflow's own tests) for each type: the Config field
+    holds the value, typed, and the file loads. A function reads the ParameterContext
+    Metaflow's CLI sets before any command, `run` or `argo-workflows create` alike
+    (parameters.set_parameter_context): the flow's class name, the user, the
+    parameter's name. Argo evaluates it at deploy time, as `create` does; `run` at run
+    time, here with the same user, so the flow sees the same values."""
+    flow, module = compile_flow("deploy_context_flow.py", flow_dir)
+    fields = module.StartConfig.model_fields
+    context = {
+        "flow_name": "DeployContextFlow",
+        "user_name": "tester",
+        "parameter_name": "context",
+    }
+    assert fields["x"].default == 124 and fields["x"].annotation is int
+    assert fields["flag"].default is True and fields["flag"].annotation is bool
+    assert fields["ratio"].default == 0.5 and fields["ratio"].annotation is float
+    assert fields["text"].default == "124" and fields["text"].annotation is str
+    assert fields["blob"].default == {"a": [1, 2]}
+    assert fields["context"].default == context
+    assert json.loads(fields["context_text"].default) == {
+        **context,
+        "parameter_name": "context-text",
+    }
+    native = seen(flow_dir, native_run(flow))
+    assert native["x"] == ["int", "124"]
+    assert native["flag"] == ["bool", "True"]
+    assert native["ratio"] == ["float", "0.5"]
+    assert native["text"] == ["str", "'124'"]
+    assert native["blob"] == ["dict", "{'a': [1, 2]}"]
+    assert native["context"] == ["dict", repr(context)]
+    result = module.DeployContextFlow.execute_in_process()
+    assert result.success
+    assert seen(flow_dir, run_pathspec(result)) == native
+    outcome = multiprocess_run(flow_dir / "defs.py", "DeployContextFlow", tmp_path)
+    assert outcome["success"], outcome["failures"]
+    assert seen(flow_dir, f"DeployContextFlow/dagster-{outcome['run_id']}") == native
