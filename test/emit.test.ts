@@ -504,6 +504,7 @@ describe("emitted job", () => {
         '    description="Nightly.",',
         '    tags={"metaflow/flow": "MyFlow"},',
         "    executor_def=thread_executor(FLOW, max_concurrent=16),",
+        '    resource_defs={"io_manager": event_log_io_manager},',
         ")",
         "def MyFlow() -> None:",
       ].join("\n"),

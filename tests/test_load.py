@@ -15,86 +15,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-import psycopg2
 import pytest
-from conftest import FLOWS, REPO, create, run_cli
+from conftest import FLOWS, create, free_port, run_cli
+from services import (
+    GraphQL,
+    postgres_database,
+    stop_group,
+    tail,
+    wait_for_location,
+)
 
 RUNS = int(os.environ.get("LOAD_RUNS", "6"))
 JOB = "FaultLoadFlow"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
-
-def postgres_url() -> str:
-    """Start (or find) the throwaway cluster; its URL is the script's last line."""
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "postgres.sh"), "start"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh database for one test, dropped afterwards."""
-    base = postgres_url()
-    name = f"load_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {name}")
-        # SQLAlchemy (Dagster's storage) would pick psycopg 3 for a bare URL.
-        url = base.rsplit("/", 1)[0] + "/" + name
-        yield url.replace("postgresql://", "postgresql+psycopg2://", 1)
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        admin.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class GraphQL:
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/graphql"
-
-    def __call__(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            self.url, data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=120) as response:
-            reply = json.loads(response.read())
-        assert "errors" not in reply, reply
-        return reply["data"]
-
-
-LOCATIONS = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename
-      ... on PythonError { message } } } } } }
-"""
 
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -116,28 +58,11 @@ query Runs($ids: [String!]) {
 """
 
 
-def wait_for_location(
-    graphql: GraphQL, log: Path, proc: subprocess.Popen[bytes], within: float = 240
-) -> str:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "dagster dev exited:\n" + tail(log)
-        try:
-            entries = graphql(LOCATIONS)["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError, OSError, KeyError):
-            time.sleep(1)
-            continue
-        for entry in entries:
-            kind = (entry["locationOrLoadError"] or {}).get("__typename")
-            if kind == "RepositoryLocation":
-                return str(entry["name"])
-            assert kind != "PythonError", entry
-        time.sleep(1)
-    raise AssertionError("dagster dev never served the code location:\n" + tail(log))
-
-
-def tail(path: Path, lines: int = 80) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh database for one test, dropped afterwards."""
+    with postgres_database("load") as url:
+        yield url
 
 
 DagsterDev = tuple[GraphQL, Path, Path, Path, "subprocess.Popen[bytes]"]
@@ -181,14 +106,7 @@ def dagster_dev(tmp_path: Path, database: str) -> Iterator[DagsterDev]:
         yield GraphQL(port), folder, root, log, proc
     finally:
         # dagster dev and everything it started share its session's process group.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        except ProcessLookupError:
-            pass
+        stop_group(proc)
 
 
 _READ_RUNS = r"""

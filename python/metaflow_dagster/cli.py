@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import os
@@ -98,11 +99,46 @@ def dagster(obj: Any) -> None:
 @click.option(
     "--executor",
     "executor_kind",
-    type=click.Choice(["threads", "multiprocess"]),
+    type=click.Choice(["threads", "multiprocess", "celery", "k8s"]),
     default=None,
     help="How a run executes its ops: as threads of the run's process (the default "
-    "with fast launch), or as processes of Dagster's multiprocess executor (the "
-    "default with --no-fast-launch).",
+    "with fast launch), as processes of Dagster's multiprocess executor (the "
+    "default with --no-fast-launch), as tasks of Celery workers (dagster-celery's "
+    "celery_executor) or as Kubernetes jobs (dagster-k8s's k8s_job_executor). The "
+    "last two are configured by run config (`execution: config:`; --max-workers "
+    "does not apply) and pass op outputs through the Dagster instance's event log, "
+    "so every worker needs the same Dagster instance storage (Postgres), and a "
+    "Metaflow datastore and metadata service they can reach.",
+)
+@click.option(
+    "--celery-queue",
+    "celery_queues",
+    multiple=True,
+    metavar="STEP=QUEUE",
+    help="With --executor celery: send the tasks of step STEP to the Celery queue "
+    "QUEUE (its ops get the `dagster-celery/queue` tag); other steps go to the "
+    "default queue (`dagster`). Repeatable, once per step.",
+)
+@click.option(
+    "--celery-gpu-queue",
+    default=None,
+    metavar="QUEUE",
+    help="With --executor celery: send the tasks of steps with @resources(gpu=N), "
+    "N > 0, to the Celery queue QUEUE (one served by workers with GPUs), unless "
+    "--celery-queue names another queue for the step. Without it such steps go to "
+    "the default queue like any other: Celery knows nothing of @resources.",
+)
+@click.option(
+    "--lost-run-after",
+    default=300,
+    show_default=True,
+    type=int,
+    callback=positive,
+    metavar="SECONDS",
+    help="With the thread executor: fail a run whose process has not reported for "
+    "this many seconds, as when the machine running it (a Celery run launcher's "
+    "worker, say) is lost; the run's process reports every few seconds and a sensor "
+    "of the job, run by the Dagster daemon, fails the silent runs.",
 )
 @click.option(
     "--ir-only",
@@ -130,6 +166,9 @@ def create(
     max_workers: int,
     fast_launch: bool,
     executor_kind: str | None,
+    celery_queues: tuple[str, ...],
+    celery_gpu_queue: str | None,
+    lost_run_after: int,
     ir_only: bool,
     deployer_attribute_file: str | None = None,
 ) -> None:
@@ -139,6 +178,8 @@ def create(
         # so hand them to Metaflow's top-level --with, exactly as a user would.
         sys.exit(_rerun_with_decorators(decospecs))
     output = output or default_output(sys.argv[0])
+    kind = executor_kind or ("threads" if fast_launch else "multiprocess")
+    queues = _celery_queues(obj, celery_queues, celery_gpu_queue)
     root_ctx = ctx.find_root()
     ir = flow_ir(
         obj,
@@ -152,10 +193,15 @@ def create(
         max_log_size=max_log_size,
     )
     ir["deploy"]["executor"] = {
-        "kind": executor_kind or ("threads" if fast_launch else "multiprocess"),
+        "kind": kind,
         "maxWorkers": max_workers,
         "fastLaunch": fast_launch,
     }
+    if kind == "threads":
+        ir["deploy"]["executor"]["lostRunAfter"] = lost_run_after
+    if queues or celery_gpu_queue is not None:
+        ir["deploy"]["executor"]["celeryQueues"] = queues
+        ir["deploy"]["executor"]["celeryGpuQueue"] = celery_gpu_queue
     if ir_only:
         write_atomically(output, json.dumps(ir, indent=2, sort_keys=True) + "\n")
         return
@@ -190,6 +236,81 @@ def create(
         bold=True,
     )
     obj.echo(f"Run it with: dagster dev -f {output}")
+    for warning in _distributed_warnings(ir["deploy"], kind):
+        obj.echo_always(warning)
+
+
+# Executors whose steps run on other machines (Celery workers, Kubernetes pods), and
+# the library (module, distribution) the generated file imports each from.
+_DISTRIBUTED = {"celery": "Celery workers", "k8s": "Kubernetes pods"}
+_LIBRARIES = {
+    "celery": ("dagster_celery", "dagster-celery"),
+    "k8s": ("dagster_k8s", "dagster-k8s"),
+}
+
+
+def _celery_queues(
+    obj: Any, given: tuple[str, ...], gpu_queue: str | None
+) -> dict[str, str]:
+    """`--celery-queue STEP=QUEUE` options as step -> queue; refused (nothing
+    written) when not of that form. The compiler checks them against the executor
+    and the flow's steps."""
+    flow = obj.flow.name
+    if gpu_queue is not None and not _queue_name_ok(gpu_queue):
+        raise DagsterCompileError(
+            f"Flow {flow}: --celery-gpu-queue {gpu_queue!r} is not a Celery queue name "
+            "(give a non-empty name without spaces)."
+        )
+    queues: dict[str, str] = {}
+    for spec in given:
+        step, sep, queue = spec.partition("=")
+        step, queue = step.strip(), queue.strip()
+        if not sep or not step or not _queue_name_ok(queue):
+            raise DagsterCompileError(
+                f"Flow {flow}: --celery-queue {spec!r} is not STEP=QUEUE (a step name, "
+                "'=', and a Celery queue name without spaces)."
+            )
+        if queues.get(step, queue) != queue:
+            raise DagsterCompileError(
+                f"Flow {flow}: --celery-queue gives step {step!r} two queues, "
+                f"{queues[step]!r} and {queue!r}."
+            )
+        queues[step] = queue
+    return queues
+
+
+def _queue_name_ok(queue: str) -> bool:
+    return bool(queue) and not any(c.isspace() for c in queue)
+
+
+def _distributed_warnings(deploy: dict[str, Any], kind: str) -> list[str]:
+    """Warnings for a Celery or Kubernetes job whose tasks would record where other
+    machines cannot read: Metaflow's local datastore or local metadata."""
+    where = _DISTRIBUTED.get(kind)
+    if where is None:
+        return []
+    warnings = []
+    module, distribution = _LIBRARIES[kind]
+    if importlib.util.find_spec(module) is None:
+        warnings.append(
+            f"Warning: the file imports {module}, which is not installed here: "
+            f"install {distribution} wherever the job loads (and on the workers)."
+        )
+    if deploy["datastore"] == "local":
+        warnings.append(
+            f"Warning: --executor {kind} runs the tasks on {where}, which cannot "
+            "read each other's artifacts from Metaflow's local datastore: create the "
+            "job with a shared datastore (`python flow.py --datastore=s3 dagster "
+            "create ...`, or METAFLOW_DEFAULT_DATASTORE=s3)."
+        )
+    if deploy["metadata"] == "local":
+        warnings.append(
+            f"Warning: --executor {kind} runs the tasks on {where}, which record "
+            "their runs in Metaflow's local metadata on their own disks: create the "
+            "job with a metadata service (`python flow.py --metadata=service dagster "
+            "create ...`, or METAFLOW_DEFAULT_METADATA=service)."
+        )
+    return warnings
 
 
 def _subcommand_index(argv: list[str]) -> int:

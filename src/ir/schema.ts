@@ -186,14 +186,26 @@ export const flowIRSchema = z.object({
     // The user who ran `create` (METAFLOW_OWNER for every task; user branches follow it).
     owner: z.string().nullable(),
     description: z.string().nullable(),
-    // How runs execute: ops as threads of the run's process or as processes of the
-    // multiprocess executor (`--executor`), how many at once (`--max-workers`), and
-    // whether tasks start warm (`--fast-launch`).
+    // How runs execute (`--executor`): ops as threads of the run's process, as processes
+    // of the multiprocess executor, as tasks of dagster-celery's workers, or as
+    // Kubernetes jobs of dagster-k8s; how many at once (`--max-workers`; threads and
+    // multiprocess only), and whether tasks start warm (`--fast-launch`).
     executor: z
       .object({
-        kind: z.enum(["threads", "multiprocess"]).default("threads"),
+        kind: z.enum(["threads", "multiprocess", "celery", "k8s"]).default("threads"),
         maxWorkers: z.number().int().positive(),
         fastLaunch: z.boolean(),
+        // celery: step -> the Celery queue its op goes to (`--celery-queue STEP=QUEUE`);
+        // absent: none.
+        celeryQueues: z.record(z.string().min(1), z.string().min(1)).optional(),
+        // celery: the queue of steps with @resources(gpu > 0) not named in celeryQueues
+        // (`--celery-gpu-queue`); absent or null: the default queue, like the others.
+        celeryGpuQueue: z.string().min(1).nullable().optional(),
+        // threads: a run whose process has not reported for this many seconds is failed
+        // (`--lost-run-after`): its machine was lost. The run's process reports every
+        // few seconds; a sensor of the job fails the silent runs. Absent or null: no
+        // such sensor (other executors: Dagster's own run monitoring).
+        lostRunAfter: z.number().int().positive().nullable().optional(),
       })
       .default({ kind: "threads", maxWorkers: 16, fastLaunch: true }),
     // `--workflow-timeout`: seconds a run may take, from the Dagster run's start.

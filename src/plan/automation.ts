@@ -9,7 +9,7 @@
 // of them happened since the last run (Argo Events' default: all dependencies).
 import { toDagsterCron } from "../base/cron.js";
 import type { FlowIR } from "../ir/index.js";
-import { EVENTS_ARRIVED, UPSTREAM_FINISHED } from "./runtime_api.js";
+import { EVENTS_ARRIVED, LOST_RUNS, UPSTREAM_FINISHED } from "./runtime_api.js";
 import type { AutomationPlan, NamePlan, OpPlan, SchedulePlan, SensorPlan } from "./types.js";
 
 /** The schedule of the flow, or null. Runs after validation (which refuses bad crons). */
@@ -54,8 +54,23 @@ function onEvents(ir: FlowIR, names: NamePlan, ops: readonly OpPlan[]): SensorPl
   };
 }
 
+// A run of the thread executor reports from its process every few seconds (a run tag);
+// a run that stopped reporting lost its machine (a Celery run launcher's worker, say,
+// whose loss dagster-celery's run monitoring cannot see): this sensor fails it.
+function lostRuns(ir: FlowIR, names: NamePlan): SensorPlan | null {
+  const { kind, lostRunAfter } = ir.deploy.executor;
+  if (kind !== "threads" || lostRunAfter === undefined || lostRunAfter === null) return null;
+  return {
+    ...names.lostRuns,
+    description: `Fails runs of ${names.jobName} whose process stopped reporting for ${lostRunAfter} s (--lost-run-after)`,
+    docstring: `Fail the runs of ${ir.flow.name} whose machine was lost (--lost-run-after).`,
+    check: LOST_RUNS,
+    args: [names.jobName],
+  };
+}
+
 export function planAutomation(ir: FlowIR, names: NamePlan, ops: readonly OpPlan[]): AutomationPlan {
-  const sensors = [onFinish(ir, names), onEvents(ir, names, ops)].filter((s) => s !== null);
+  const sensors = [onFinish(ir, names), onEvents(ir, names, ops), lostRuns(ir, names)].filter((s) => s !== null);
   return { schedule: schedule(ir, names), sensors };
 }
 

@@ -53,6 +53,10 @@ export function planFlowInfo(ir: FlowIR, analysis: Analysis, names: NamePlan): F
     parameters: ir.parameters.map((p) => [p.name, p.type]),
     // Fast launch: tasks start warm, from the op process or a launcher (runtime/fast_launch.py).
     fastLaunch: d.executor.fastLaunch ? FAST_LAUNCH : null,
+    // Celery and Kubernetes ops run away from the run's process: each watches the run.
+    remoteOps: d.executor.kind === "celery" || d.executor.kind === "k8s",
+    // The thread executor reports the run's liveness; a sensor fails silent runs.
+    lostRunAfter: d.executor.kind === "threads" ? (d.executor.lostRunAfter ?? null) : null,
     workflowTimeout: d.workflowTimeout,
     // As `python flow.py run --max-num-splits`; null: no limit, as Metaflow's schedulers.
     maxNumSplits: d.maxNumSplits,

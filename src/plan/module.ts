@@ -8,13 +8,13 @@ import { analyze } from "./analyze.js";
 import { automationRuntimeNames, planAutomation } from "./automation.js";
 import { configRuntimeNames, planConfigClass } from "./config.js";
 import { planFlowInfo } from "./flow.js";
-import { jobRuntimeNames, planJobDef } from "./job.js";
+import { jobRuntimeNames, planJobDef, withExecutorTags } from "./job.js";
 import { nameModule } from "./name.js";
 import { moduleNames, PYDANTIC_FIELD, type DagsterImport } from "./namer.js";
 import { opRuntimeNames, planOps } from "./ops.js";
 import { planRuntime } from "./runtime.js";
 import { CHECK_VERSIONS, FLOW_INFO, IMPORTED, STEP_INFO } from "./runtime_api.js";
-import type { AutomationPlan, ConfigPlan, ModulePlan, OpPlan } from "./types.js";
+import type { AutomationPlan, ConfigPlan, JobPlan, ModulePlan, OpPlan } from "./types.js";
 import { wire } from "./wire.js";
 
 /**
@@ -25,7 +25,7 @@ export function planModule(ir: FlowIR, bundle: RuntimeBundle): ModulePlan {
   const analysis = analyze(ir);
   const names = nameModule(ir, analysis, moduleNames(bundle.names));
   const wiring = wire(analysis, names);
-  const ops = planOps(ir, analysis, names, wiring);
+  const ops = withExecutorTags(ir, planOps(ir, analysis, names, wiring));
   const flow = planFlowInfo(ir, analysis, names);
   const config = planConfigClass(ir, names.config);
   const automation = planAutomation(ir, names, ops);
@@ -58,7 +58,7 @@ export function planModule(ir: FlowIR, bundle: RuntimeBundle): ModulePlan {
         ["metaflow", ir.compiledWith.metaflow],
       ],
     },
-    imports: [...ownImports(ir, ops, config, automation), ...imported],
+    imports: [...ownImports(ir, ops, config, automation, job), ...imported],
     flow,
     config,
     ops,
@@ -69,13 +69,14 @@ export function planModule(ir: FlowIR, bundle: RuntimeBundle): ModulePlan {
   };
 }
 
-// The generated code's own imports of Dagster's API and pydantic (IMPORTED adds the
-// names it shares with the runtime).
+// The generated code's own imports of Dagster's API, its executor's library and pydantic
+// (IMPORTED adds the names it shares with the runtime).
 function ownImports(
   ir: FlowIR,
   ops: readonly OpPlan[],
   config: ConfigPlan | null,
   automation: AutomationPlan,
+  job: JobPlan,
 ): PyImport[] {
   const dagster: DagsterImport[] = ["Definitions", "Out", "job", "op"];
   if (ir.deploy.executor.kind === "multiprocess") dagster.push("multiprocess_executor");
@@ -89,5 +90,9 @@ function ownImports(
   }
   const imports = dagster.map((name): PyImport => ({ module: "dagster", name, alias: null }));
   if (config !== null) imports.push({ module: "pydantic", name: PYDANTIC_FIELD, alias: null });
+  // An integration library's executor (dagster_celery, dagster_k8s).
+  if (job.executor.kind === "celery" || job.executor.kind === "k8s") {
+    imports.push({ module: job.executor.module, name: job.executor.fn, alias: null });
+  }
   return imports;
 }

@@ -82,6 +82,7 @@ export function nameModule(ir: FlowIR, analysis: Analysis, moduleNames: Readonly
     schedule: namer.automation(jobAttr, job, "schedule"),
     onFinish: namer.automation(jobAttr, job, "on_finish"),
     onEvents: namer.automation(jobAttr, job, "on_events"),
+    lostRuns: namer.automation(jobAttr, job, "lost_runs"),
     guardOutput: GUARD_OUTPUT,
     itemInput: ITEM_INPUT,
   };

@@ -37,6 +37,15 @@ export const DAGSTER_IMPORTS = [
 ] as const;
 export type DagsterImport = (typeof DAGSTER_IMPORTS)[number];
 
+/**
+ * The executors generated code imports from Dagster's integration libraries, by
+ * `--executor` kind (plan/job.ts), used as they are: run config configures them.
+ */
+export const EXECUTOR_IMPORTS = {
+  celery: { module: "dagster_celery", name: "celery_executor" },
+  k8s: { module: "dagster_k8s", name: "k8s_job_executor" },
+} as const;
+
 /** What the generated Config class imports from pydantic. */
 export const PYDANTIC_FIELD = "Field";
 
@@ -50,6 +59,7 @@ const GENERATED_NAMES = [
   ITEM_INPUT,
   GUARD_OUTPUT,
   ...DAGSTER_IMPORTS,
+  ...Object.values(EXECUTOR_IMPORTS).map((i) => i.name),
   PYDANTIC_FIELD,
 ];
 
@@ -223,7 +233,7 @@ export class Namer {
 
   /** A schedule's or sensor's module attribute (claimed: no op function or other
    * module name may take it) and Dagster name, after the job's. */
-  automation(jobAttr: string, jobName: string, suffix: "schedule" | "on_finish" | "on_events"): { attr: string; name: string } {
+  automation(jobAttr: string, jobName: string, suffix: "schedule" | "on_finish" | "on_events" | "lost_runs"): { attr: string; name: string } {
     return { attr: this.claim(`${jobAttr}_${suffix}`), name: `${jobName}_${suffix}` };
   }
 }

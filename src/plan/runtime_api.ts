@@ -28,6 +28,9 @@ export const FAST_LAUNCH = "FAST_LAUNCH";
 export const PRELOAD = "FORKSERVER_PRELOAD";
 // The runtime's executor that runs ops as threads of the run's process (executor.py).
 export const THREAD_EXECUTOR = "thread_executor";
+// The IO manager that keeps op outputs in the run's event log (outputs.py), for
+// executors whose steps run where Dagster's default IO manager's files are not.
+export const EVENT_LOG_IO_MANAGER = "event_log_io_manager";
 // The runtime's wrapper that runs the @exit_hook functions once the wrapped executor has
 // executed the run (exit_hooks.py).
 export const EXIT_HOOKS_EXECUTOR = "with_exit_hooks";
@@ -39,6 +42,7 @@ export const CHECK_VERSIONS = "check_versions";
 /** Sensor checks (automation.py). */
 export const UPSTREAM_FINISHED = "upstream_finished";
 export const EVENTS_ARRIVED = "events_arrived";
+export const LOST_RUNS = "lost_runs";
 
 /** Names generated code imports for itself: annotations, Config fields. */
 export const ITERATOR = "Iterator";

@@ -90,6 +90,7 @@ export interface NamePlan {
   schedule: { attr: string; name: string };
   onFinish: { attr: string; name: string };
   onEvents: { attr: string; name: string };
+  lostRuns: { attr: string; name: string };
   /** The start op's extra output that keeps a guarded end op from being skipped. */
   guardOutput: string;
   /** The op input holding a fan-in's (or a regrouped segment's) list of paths. */
@@ -165,6 +166,9 @@ export interface OpOutput {
   required: boolean;
 }
 
+/** An op tag's value: a string, or (dagster-k8s's config) JSON that Dagster stores as text. */
+export type TagValue = string | readonly TagValue[] | { readonly [key: string]: TagValue };
+
 /** The list of input paths the op passes the runtime. */
 export type OpPaths =
   | { kind: "none" }
@@ -190,8 +194,8 @@ export interface OpPlan {
   /** Runs once per foreach split (inside a `.map()`): switches then emit every branch. */
   mapped: boolean;
   retry: RetryPlan | null;
-  /** Dagster op tags (@resources, @timeout), in order; empty: none. */
-  tags: [string, string][];
+  /** Dagster op tags (@resources, @timeout, the executor's routing), in order; empty: none. */
+  tags: [string, TagValue][];
   /** The op's return annotation. */
   returns: string;
   /** True: a generator (`yield from` the runtime); false: `return` its one path. */
@@ -255,6 +259,10 @@ export interface FlowInfoPlan {
   parameters: [string, string][];
   /** The runtime's fast launch (tasks start warm) to pass; null: tasks start cold. */
   fastLaunch: string | null;
+  /** Ops run away from the run's process (a distributed executor): each watches the run. */
+  remoteOps: boolean;
+  /** Seconds without a report from the run's process before a run counts as lost. */
+  lostRunAfter: number | null;
   workflowTimeout: number | null;
   /** Splits one foreach task may yield; null: no limit. */
   maxNumSplits: number | null;
@@ -334,7 +342,13 @@ export interface AutomationPlan {
 export type ExecutorPlan =
   | { kind: "threads"; fn: string; maxConcurrent: number }
   /** Dagster's multiprocess executor; `preload`: the runtime's fork-server module list. */
-  | { kind: "multiprocess"; maxConcurrent: number; preload: string | null };
+  | { kind: "multiprocess"; maxConcurrent: number; preload: string | null }
+  /**
+   * An executor of a Dagster integration library, imported from `module` and used as it
+   * is (configured by run config): dagster-celery's `celery_executor`, dagster-k8s's
+   * `k8s_job_executor`. Their steps run on other machines.
+   */
+  | { kind: "celery" | "k8s"; module: string; fn: string };
 
 export interface JobPlan {
   /** Module attribute holding the job: the flow class name. */
@@ -344,6 +358,11 @@ export interface JobPlan {
   description: string | null;
   tags: [string, string][];
   executor: ExecutorPlan;
+  /**
+   * The runtime's IO manager the job's ops pass outputs through (`io_manager`), when
+   * Dagster's default (files under $DAGSTER_HOME) would not reach its steps; null: the default.
+   */
+  ioManager: string | null;
   /** The runtime's executor wrapper that runs @exit_hook functions, if any. */
   exitHooksWrapper: string | null;
   docstring: string;

@@ -44,6 +44,9 @@ from dagster import (
 # runtime part running, embedded verbatim
 
 
+# runtime part limits, embedded verbatim
+
+
 # runtime part process, embedded verbatim
 
 

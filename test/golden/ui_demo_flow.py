@@ -8,14 +8,18 @@ from collections.abc import Iterator
 
 from dagster import (
     Config,
+    DefaultSensorStatus,
     Definitions,
     DynamicOut,
     DynamicOutput,
     In,
     OpExecutionContext,
     Out,
+    SensorEvaluationContext,
+    SensorResult,
     job,
     op,
+    sensor,
 )
 from pydantic import Field
 
@@ -45,6 +49,9 @@ from pydantic import Field
 # runtime part running, embedded verbatim
 
 
+# runtime part limits, embedded verbatim
+
+
 # runtime part process, embedded verbatim
 
 
@@ -58,6 +65,12 @@ from pydantic import Field
 
 
 # runtime part ops, embedded verbatim
+
+
+# runtime part outputs, embedded verbatim
+
+
+# runtime part automation, embedded verbatim
 
 
 # ---- end of runtime ----
@@ -96,6 +109,7 @@ FLOW = FlowInfo(
     owner="golden",
     parameters={"repeat": "int", "sentence": "str"},
     fast_launch=FAST_LAUNCH,
+    lost_run_after=300,
 )
 
 
@@ -162,6 +176,7 @@ def op_end(context: OpExecutionContext, join: str) -> str:
     description="Greets, counts the words of a sentence in parallel, then puts it all together.",
     tags={"metaflow/flow": "UiDemoFlow"},
     executor_def=thread_executor(FLOW, max_concurrent=16),
+    resource_defs={"io_manager": event_log_io_manager},
 )
 def UiDemoFlow() -> None:
     """Metaflow flow UiDemoFlow, one op per step."""
@@ -178,4 +193,15 @@ def UiDemoFlow() -> None:
     op_end(join)
 
 
-defs = Definitions(jobs=[UiDemoFlow])
+@sensor(
+    name="UiDemoFlow_lost_runs",
+    job=UiDemoFlow,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Fails runs of UiDemoFlow whose process stopped reporting for 300 s (--lost-run-after)",
+)
+def UiDemoFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
+    """Fail the runs of UiDemoFlow whose machine was lost (--lost-run-after)."""
+    return lost_runs(context, FLOW, "UiDemoFlow")
+
+
+defs = Definitions(jobs=[UiDemoFlow], sensors=[UiDemoFlow_lost_runs])

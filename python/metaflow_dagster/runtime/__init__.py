@@ -22,11 +22,13 @@ PARTS = (
     "warm",
     "launcher",
     "running",
+    "limits",
     "process",
     "fast_launch",
     "executor",
     "exit_hooks",
     "tasks",
     "ops",
+    "outputs",
     "automation",
 )

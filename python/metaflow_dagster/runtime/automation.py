@@ -1,10 +1,18 @@
-"""Sensors for @trigger_on_finish and @trigger."""
+"""Sensors for @trigger_on_finish and @trigger, and the one that fails lost runs."""
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from .model import EVENT_ASSET_PREFIX, EVENTS_TAG, SENSOR_BATCH, TRIGGER_TAG, FlowInfo
+from .model import (
+    EVENT_ASSET_PREFIX,
+    EVENTS_TAG,
+    HEARTBEAT_TAG,
+    SENSOR_BATCH,
+    TRIGGER_TAG,
+    FlowInfo,
+)
 
 
 def upstream_finished(context: Any, flow: FlowInfo) -> Any:
@@ -163,3 +171,41 @@ def _event_parameters(flow: FlowInfo, pending: Mapping[str, Any]) -> dict[str, A
                 value = value if isinstance(value, str) else json.dumps(value)
             config[param] = value
     return config
+
+
+def lost_runs(context: Any, flow: FlowInfo, job_name: str) -> Any:
+    """Fail the started runs of the job whose process has not reported (HEARTBEAT_TAG,
+    executor.py) for `flow.lost_run_after` seconds: their machine is gone. Dagster's
+    run monitoring asks the run launcher, and dagster-celery's answers from the Celery
+    task's state, which a lost worker never updates: without this such a run would
+    stay STARTED for ever. The run launcher is asked to terminate it first (a revoke,
+    for Celery), should anything of it remain."""
+    from dagster import DagsterRunStatus, RunsFilter, SensorResult
+
+    assert flow.lost_run_after is not None
+    instance = context.instance
+    now = time.time()
+    lost = []
+    started = RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.STARTED])
+    for record in instance.get_run_records(started):
+        run = record.dagster_run
+        # A re-execution copies its parent's tags: its own start counts too.
+        seen = max(float(run.tags.get(HEARTBEAT_TAG, 0)), record.start_time or now)
+        if now - seen < flow.lost_run_after:
+            continue
+        message = (
+            f"The run's process has not reported for {now - seen:.0f} s (more than "
+            f"--lost-run-after {flow.lost_run_after:g}): the machine that ran it was "
+            "lost. Re-execute it from failure to finish it."
+        )
+        context.log.warning(f"Run {run.run_id}: {message}")
+        try:
+            instance.run_launcher.terminate(run.run_id)
+        except Exception as exc:  # noqa: BLE001 (any launcher's errors)
+            context.log.warning(f"Terminating run {run.run_id} failed: {exc}")
+        instance.report_run_failed(run, message)
+        lost.append(run.run_id)
+    if not lost:
+        return SensorResult(skip_reason=f"No run of {job_name} is lost.")
+    failed = ", ".join(lost)
+    return SensorResult(skip_reason=f"Failed {len(lost)} lost run(s): {failed}.")

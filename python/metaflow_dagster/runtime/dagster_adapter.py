@@ -110,7 +110,7 @@ ReconstructableRepository = _private(
 execute_run = _private("execute_run", "dagster._core.execution.api")
 
 # The tests: a job another process can rebuild (the multiprocess executor needs one),
-# Dagster's name rules, and a schedule's next times.
+# Dagster's name rules, a schedule's next times,
 ReconstructableJob = _private(
     "ReconstructableJob", "dagster._core.definitions.reconstruct"
 )
@@ -119,6 +119,8 @@ VALID_NAME_REGEX = _private("VALID_NAME_REGEX", "dagster._core.definitions.utils
 schedule_execution_time_iterator = _private(
     "schedule_execution_time_iterator", "dagster._utils.schedules"
 )
+# and Dagster's own check of a configurable class's config (a run launcher's, say).
+process_config = _private("process_config", "dagster._config")
 
 # What the multiprocess executor's fork server imports before it forks op processes.
 # `import dagster` alone leaves out what each op process then imports to open the

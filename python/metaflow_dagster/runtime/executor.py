@@ -57,7 +57,7 @@ from .dagster_adapter import (
     get_tag_concurrency_limits_config,
     thread_executor_problem,
 )
-from .model import KILL_GRACE_SECONDS, FlowInfo
+from .model import HEARTBEAT_SECONDS, HEARTBEAT_TAG, KILL_GRACE_SECONDS, FlowInfo
 from .running import cancel_run_tasks, forget_cancelled_run, step_echo
 
 
@@ -155,6 +155,7 @@ class _ThreadExecutor(Executor):
                     instance_concurrency_context=concurrency,
                     step_dependency_config=job_context.step_dependency_config,
                 ) as active,
+                _reporting(job_context, self._flow.lost_run_after is not None),
             ):
                 yield from _drive(job_context, active, limit)
 
@@ -172,6 +173,33 @@ class _ThreadExecutor(Executor):
                 output_capture=plan_context.output_capture,
             ),
         )
+
+
+@contextlib.contextmanager
+def _reporting(job_context: PlanExecutionContext, enabled: bool) -> Iterator[None]:
+    """While the plan executes, say every HEARTBEAT_SECONDS that this process is alive
+    (the run tag HEARTBEAT_TAG), for the job's lost_runs sensor (automation.py): a run
+    whose machine is lost stops saying it, and nothing else would notice."""
+    if not enabled:
+        yield
+        return
+    instance, run_id = job_context.instance, job_context.run_id
+    stop = threading.Event()
+
+    def report() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # storage briefly unreachable
+                instance.add_run_tags(run_id, {HEARTBEAT_TAG: str(int(time.time()))})
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=report, name="metaflow-dagster heartbeat")
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 @dataclass(frozen=True)
@@ -208,6 +236,7 @@ def _drive(
     try:
         while running or (stopping_since is None and not active.is_complete):
             if stopping_since is None and active.check_for_interrupts():
+                _report_if_revoked(job_context)
                 yield DagsterEvent.engine_event(
                     job_context,
                     "Thread executor: the run was terminated; stopping its tasks",
@@ -255,7 +284,7 @@ def _drive(
             ):
                 killed = True  # a task that ignores SIGTERM
                 cancel_run_tasks(run_id, signal.SIGKILL)
-    except BaseException:
+    except BaseException as raised:
         # Interrupted here (not at a checkpoint), or Dagster failed: stop every task
         # and let the threads record their steps as interrupted before going on.
         stop()
@@ -264,6 +293,11 @@ def _drive(
             thread.join(timeout=max(deadline - time.monotonic(), 0.0))
             if time.monotonic() > deadline - KILL_GRACE_SECONDS:
                 cancel_run_tasks(run_id, signal.SIGKILL)
+        if isinstance(raised, SystemExit):
+            # A termination signal turned into SystemExit (where Dagster's own handler
+            # is not installed): the run was interrupted, and Dagster records it so.
+            _report_if_revoked(job_context)
+            raise DagsterExecutionInterruptedError() from raised
         raise
     finally:
         forget_cancelled_run(run_id)
@@ -273,6 +307,39 @@ def _drive(
         raise other[0]
     if stopping_since is not None:
         raise DagsterExecutionInterruptedError()
+
+
+# dagster-celery's CeleryRunLauncher cancels a run by revoking its Celery task with
+# terminate=True: the worker's pool process gets SIGTERM (an interrupt for Dagster), and
+# unlike Dagster's own run launcher and dagster-k8s's, it does not report the run as
+# canceling first, so Dagster would record the cancel as a failure. Run monitoring may
+# still see the revoked task first (within the moment before this reports) and mark the
+# run failed: README says so.
+CELERY_TASK_ID_TAG = "dagster-celery/task_id"
+REVOKED_WITHIN_SECONDS = 5.0
+
+
+def _report_if_revoked(job_context: PlanExecutionContext) -> None:
+    """Report the run as canceling if its run launcher's Celery task was revoked (a
+    user's terminate), so that Dagster ends it CANCELED; any other SIGTERM stays a
+    failure. The worker marks the task revoked just after it signals the process."""
+    run = job_context.dagster_run
+    task_id = run.tags.get(CELERY_TASK_ID_TAG)
+    instance = job_context.instance
+    app = getattr(instance.run_launcher, "celery", None) if task_id else None
+    if app is None:
+        return
+    deadline = time.monotonic() + REVOKED_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the broker may be gone: then a failure
+            if app.AsyncResult(task_id).state == "REVOKED":
+                current = instance.get_run_by_id(run.run_id)
+                if current is not None and not current.is_finished:
+                    instance.report_run_canceling(
+                        current, message="The run's Celery task was revoked."
+                    )
+                return
+        time.sleep(0.2)
 
 
 def _keys(running: dict[int, tuple[str, threading.Thread]]) -> list[str]:

@@ -5,11 +5,13 @@ on_success functions if the end step finished, else the on_error ones, each in a
 process `python -m metaflow.plugins.exit_hook.exit_hook_script <flow file> <function>
 <Flow/run>`; it prints their output, reports a failing hook, and never fails the run
 because of one. In Dagster no op runs after a failed op, so the job's executor does it:
-`with_exit_hooks` wraps the real executor (the thread executor or Dagster's
-multiprocess executor) and, once that has executed the plan (finished, failed or
-terminated), decides success as Metaflow does (did the run's end task finish with
-`_task_ok`) and runs the hooks in the run's process, one after another, each with a
-task's environment, reporting its outcome and output in the Dagster run's log.
+`with_exit_hooks` wraps the real executor (the thread executor, Dagster's
+multiprocess executor, dagster-celery's or dagster-k8s's) and, once that has executed
+the plan (finished, failed or terminated), decides success as Metaflow does (did the
+run's end task finish with `_task_ok`) and runs the hooks in the run's process (under
+Celery or Kubernetes too: where the run's orchestration runs, not on a worker), one
+after another, each with a task's environment, reporting its outcome and output in
+the Dagster run's log.
 
 `JobDefinition.execute_in_process` replaces the job's executor with Dagster's in-process
 executor: it runs no exit hooks.
@@ -65,6 +67,13 @@ class _ExitHookExecutor(Executor):
     @property
     def step_dependency_config(self) -> Any:
         return self._inner.step_dependency_config
+
+    def __getattr__(self, name: str) -> Any:
+        # What an executor's own machinery asks of the run's executor beyond
+        # Executor's interface (dagster-celery's execution loop calls `app_args()`).
+        if name.startswith("__") or name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
     def execute(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan

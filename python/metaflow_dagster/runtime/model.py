@@ -95,6 +95,14 @@ class FlowInfo:
     # Fast launch (fast_launch.py's FAST_LAUNCH): tasks start warm, forked from the op
     # process or from a launcher, where that is indistinguishable; None: cold.
     fast_launch: Any = None
+    # Ops run away from the run's process (dagster-celery's or dagster-k8s's executor):
+    # cancelling the run cannot reach them (dagster-celery revokes an op's Celery
+    # task, which stops no task already running), so each op watches the run's status
+    # in the Dagster instance while its task runs, and kills the task on a cancel.
+    remote_ops: bool = False
+    # --lost-run-after (thread executor): the run's process reports (HEARTBEAT_TAG)
+    # every HEARTBEAT_SECONDS; the lost_runs sensor fails a run silent for this long.
+    lost_run_after: float | None = None
     # --workflow-timeout: seconds from the Dagster run's start; every op enforces it.
     workflow_timeout: float | None = None
     # Config values resolved at create time: name -> (JSON text, plain).
@@ -142,3 +150,6 @@ EVENTS_TAG = "metaflow/events"
 EVENT_ASSET_PREFIX = "metaflow_event"
 # How many status changes or asset events a sensor reads per tick.
 SENSOR_BATCH = 100
+# Run tag: when the run's process last reported (Unix time, seconds), and how often.
+HEARTBEAT_TAG = "metaflow-dagster/heartbeat"
+HEARTBEAT_SECONDS = 5.0

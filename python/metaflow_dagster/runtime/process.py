@@ -19,11 +19,11 @@ from typing import IO, Any
 from dagster import DagsterExecutionInterruptedError, Failure, OpExecutionContext
 
 from .datastore import _save_logs, _save_logs_quietly
+from .limits import WATCH_SECONDS, _limit, _run_stopping
 from .model import (
     KILL_GRACE_SECONDS,
     PUMP_DRAIN_SECONDS,
     STDERR_TAIL_LINES,
-    TIMEOUT_GRACE_SECONDS,
     TRIGGER_TAG,
     TRUNCATED_LOG_LINE,
     FlowInfo,
@@ -137,7 +137,11 @@ def _launch(
             stopped = None
             try:
                 with tracked(context.run_id, proc.pid):
-                    code = _wait(proc, None if limit is None else limit.at)
+                    code = _wait(
+                        proc,
+                        None if limit is None else limit.at,
+                        _run_stopping(context) if flow.remote_ops else None,
+                    )
                 if run_cancelled(context.run_id):
                     _kill_group(proc)
                     raise DagsterExecutionInterruptedError(
@@ -287,16 +291,32 @@ def start_guarded(
     return proc, reaper
 
 
-def _wait(proc: _Task, until: float | None = None) -> int:
+def _wait(
+    proc: _Task,
+    until: float | None = None,
+    stopping: Callable[[], bool] | None = None,
+) -> int:
     """Wait for the step; if the op is interrupted, kill the step's process group.
 
     At `until` (a time.monotonic() value) the whole group is killed as well, then
-    subprocess.TimeoutExpired is raised.
+    subprocess.TimeoutExpired is raised. With `stopping`, asked every WATCH_SECONDS:
+    once it says the run is being cancelled, the group is killed, and the op
+    interrupted.
     """
     try:
-        if until is None:
-            return proc.wait()
-        return proc.wait(timeout=max(until - time.monotonic(), 0.0))
+        while True:
+            left = None if until is None else max(until - time.monotonic(), 0.0)
+            if stopping is None:
+                return proc.wait(timeout=left)
+            try:
+                return proc.wait(
+                    timeout=WATCH_SECONDS if left is None else min(left, WATCH_SECONDS)
+                )
+            except subprocess.TimeoutExpired:
+                if left is not None and left <= WATCH_SECONDS:
+                    raise
+            if stopping():
+                raise DagsterExecutionInterruptedError("the run was cancelled")
     except BaseException:
         _kill_group(proc)
         raise
@@ -318,7 +338,7 @@ def _kill_group(proc: _Task) -> None:
 
 
 # ---------------------------------------------------------------------------------
-# Deploy-time decorators and options: Config values, time limits, triggers
+# Deploy-time decorators and options: Config values, triggers (time limits: limits.py)
 #
 # Config values: as Metaflow's own runtime does for `python flow.py run`, every command
 # gets `--config-value <name> kv.<name>` (through METAFLOW_FLOW_CONFIG_VALUE) and reads
@@ -357,78 +377,3 @@ def _configs_are_pairs() -> bool:
     from metaflow import Config
 
     return "plain" in inspect.signature(Config.__init__).parameters
-
-
-@dataclass(frozen=True)
-class _Limit:
-    """When (time.monotonic()) the op stops a command, and what it then reports."""
-
-    at: float
-    message: str
-    # False for the workflow timeout: a retry could not help.
-    retry: bool
-
-
-def _limit(
-    context: OpExecutionContext,
-    flow: FlowInfo,
-    log_target: tuple[str, int] | None,
-) -> _Limit | None:
-    """The earliest of the step's @timeout and the run's --workflow-timeout, if any.
-
-    `log_target` names the task (`run/step/task`); None for `init`. Refuses to start
-    anything once the run is past its workflow timeout.
-    """
-    now = time.monotonic()
-    step = None if log_target is None else log_target[0].split("/")[1]
-    limits = []
-    info = None if step is None else flow.steps.get(step)
-    if info is not None and info.timeout:
-        limits.append(
-            _Limit(
-                now + info.timeout + TIMEOUT_GRACE_SECONDS,
-                f"Step {step!r} timed out after {info.timeout:g} seconds (@timeout); "
-                f"the op killed its process group {TIMEOUT_GRACE_SECONDS:g} seconds "
-                "later, as Metaflow's own timeout had not stopped it",
-                True,
-            )
-        )
-    if flow.workflow_timeout:
-        what = "init" if step is None else f"step {step!r}"
-        left = run_started_at(context) + flow.workflow_timeout - time.time()
-        if left <= 0:
-            raise Failure(
-                description=f"{flow.name} reached its workflow timeout of "
-                f"{flow.workflow_timeout:g} seconds (--workflow-timeout); "
-                f"not starting {what}.",
-                allow_retries=False,
-            )
-        limits.append(
-            _Limit(
-                now + left,
-                f"{flow.name} reached its workflow timeout of "
-                f"{flow.workflow_timeout:g} seconds (--workflow-timeout); the op "
-                f"stopped {what}",
-                False,
-            )
-        )
-    return min(limits, key=lambda limit: limit.at, default=None)
-
-
-def run_started_at(context: OpExecutionContext) -> float:
-    """When the Dagster run started (epoch seconds), as its run record says.
-
-    The run record is in the instance's run storage, so every process of the
-    multiprocess executor (and every re-import of this file) sees the same value. A
-    re-execution is a new Dagster run: its clock starts again.
-    """
-    instance = context.instance
-    record = instance.get_run_record_by_id(context.run_id)
-    if record is not None and record.start_time:
-        return float(record.start_time)
-    stats = instance.get_run_stats(context.run_id)
-    if stats.start_time:
-        return float(stats.start_time)
-    if record is not None:
-        return record.create_timestamp.timestamp()
-    return time.time()

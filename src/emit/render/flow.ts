@@ -26,6 +26,8 @@ function stepInfo(f: StepFacts): PyValue {
 function optional(flow: FlowInfoPlan): [string, PyValue][] {
   const kwargs: [string, PyValue][] = [];
   if (flow.fastLaunch !== null) kwargs.push(["fast_launch", pyRaw(flow.fastLaunch)]);
+  if (flow.remoteOps) kwargs.push(["remote_ops", true]);
+  if (flow.lostRunAfter !== null) kwargs.push(["lost_run_after", flow.lostRunAfter]);
   if (flow.workflowTimeout !== null) kwargs.push(["workflow_timeout", flow.workflowTimeout]);
   if (flow.maxNumSplits !== null) kwargs.push(["max_num_splits", flow.maxNumSplits]);
   if (flow.maxLogBytes !== null) kwargs.push(["max_log_bytes", flow.maxLogBytes]);

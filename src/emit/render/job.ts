@@ -1,4 +1,4 @@
-// The job: its decorator (name, tags, executor) and the body the wiring pass built,
+// The job: its decorator (name, tags, executor, IO manager) and the body the wiring pass built,
 // laid out as ruff would (long map-collect chains split into a variable first).
 import type { ExecutorPlan, JobArg, JobNode, JobPlan } from "../../plan/types.js";
 import { pyCall, pyLiteral, pyRaw, type PyValue, type Writer } from "../printer/index.js";
@@ -108,6 +108,9 @@ function baseExecutor(plan: ExecutorPlan): PyValue {
   if (plan.kind === "threads") {
     return pyCall(plan.fn, [pyRaw("FLOW")], [["max_concurrent", plan.maxConcurrent]]);
   }
+  // Celery's, Kubernetes': configured by run config (`execution: config:`), as their
+  // libraries document.
+  if (plan.kind !== "multiprocess") return pyRaw(plan.fn);
   const config: Record<string, PyValue> = { max_concurrent: plan.maxConcurrent };
   if (plan.preload !== null) {
     config["start_method"] = { forkserver: { preload_modules: pyCall("list", [pyRaw(plan.preload)]) } };
@@ -121,6 +124,7 @@ export function renderJob(job: JobPlan, w: Writer): void {
   if (job.description !== null) kwargs.push(["description", job.description]);
   kwargs.push(["tags", Object.fromEntries(job.tags)]);
   kwargs.push(["executor_def", executor(job)]);
+  if (job.ioManager !== null) kwargs.push(["resource_defs", { io_manager: pyRaw(job.ioManager) }]);
   w.line("@" + pyLiteral(pyCall("job", [], kwargs), { indent: w.currentIndent, prefixWidth: 1 }));
   w.block(`def ${job.attr}() -> None:`, () => {
     w.line(`"""${job.docstring}"""`);
