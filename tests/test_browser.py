@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_flow, create, free_port
+from conftest import REPO, copy_flow, create, free_port, task_id
 
 CHROMIUM = Path("/usr/bin/chromium")
 UI_SCRIPT = REPO / "test" / "browser" / "ui.mjs"
@@ -69,6 +69,7 @@ SPEC = {
     "succeededSteps": len(STEPS) + len(WORDS) - 1,
     "metadataOp": "op_start",
     "metaflowStep": "start",
+    "metaflowTask": task_id("start"),
     "artifacts": ["repeat", "sentence", "words"],
     "stdoutText": f"start: {len(WORDS)} words in '{' '.join(WORDS)}'",
     "runTimeoutSeconds": RUN_TIMEOUT,

@@ -66,17 +66,33 @@ def started(result: Any) -> set[str]:
 
 # threads: the default compile (ops as threads of the run's process); multiprocess:
 # `create --executor multiprocess`. execute_in_process would use neither.
-EXECUTORS = ["threads", "multiprocess"]
+# The job's executors: threads (the default), Dagster's multiprocess executor, and
+# dagster-celery's executor with its tasks run eagerly where they are sent (its real
+# code path: one plan per step, retries, outputs through the run's event log, each op
+# watching the run as on a worker; tests/test_cluster.py runs real workers).
+EXECUTORS = ["threads", "multiprocess", "celery"]
 # How each way of running a job announces itself in the run's engine events.
 EXECUTING = {
     "threads": "Executing steps as threads of process",
     "multiprocess": "Executing steps using multiprocess executor",
+    "celery": "Submitting celery task for step",
     "in_process": "Executing steps in process",
 }
 
 
 def executor_options(executor: str) -> tuple[str, ...]:
-    return ("--executor", "multiprocess") if executor == "multiprocess" else ()
+    if executor in ("multiprocess", "celery"):
+        return ("--executor", executor)
+    return ()
+
+
+def executor_run_config(executor: str) -> dict[str, Any]:
+    """Run config of the executor: Celery's tasks run eagerly, where they are sent."""
+    if executor != "celery":
+        return {}
+    eager = {"task_always_eager": True}
+    config = {"broker": "memory://", "backend": "cache+memory://"}
+    return {"execution": {"config": {**config, "config_source": eager}}}
 
 
 # In a new process (whose environment, and so the multiprocess executor's fork server's,
@@ -93,7 +109,7 @@ def message(error):
     return "" if error is None else error.message
 
 def main():
-    defs, job_name, home, mode = sys.argv[1:5]
+    defs, job_name, home, mode, config = sys.argv[1:6]
     with DagsterInstance.local_temp(home) as instance:
         job = ReconstructableJob.for_file(defs, job_name)
         if mode == "in_process":
@@ -101,7 +117,10 @@ def main():
                 instance=instance, raise_on_error=False
             )
         else:
-            with execute_job(job, instance=instance, raise_on_error=False) as result:
+            with execute_job(
+                job, instance=instance, run_config=json.loads(config),
+                raise_on_error=False,
+            ) as result:
                 pass
         events = []
         for record in instance.all_logs(result.run_id):
@@ -132,7 +151,8 @@ def run_job(flow_dir: Path, job_name: str, home: Path, mode: str) -> dict[str, A
     home.mkdir(exist_ok=True)
     runner = home / "run_job.py"
     runner.write_text(_RUN_JOB)
-    args = [str(runner), str(flow_dir / "defs.py"), job_name, str(home), mode]
+    config = json.dumps(executor_run_config(mode))
+    args = [str(runner), str(flow_dir / "defs.py"), job_name, str(home), mode, config]
     proc = run_cli(args, cwd=flow_dir)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert lines, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -423,10 +443,13 @@ def test_timeout_kills_steps_that_block_signals_then_retry_succeeds(
         assert failed["time"] - start["time"] >= least, step
     # The native hang's SIGTERM handler (which would have ended the task) never ran.
     assert not Path(f"{pids}.handled").exists()
-    # The hung steps were timed out concurrently, not one after the other.
+    # The hung steps were timed out concurrently, not one after the other. (Eager
+    # Celery runs each task where it is sent, one at a time: its concurrency is its
+    # workers', not the job's.)
     starts = [events_of(result, f"op_{s}", "STEP_START")[0]["time"] for s in HUNG]
     fails = [events_of(result, f"op_{s}", "STEP_UP_FOR_RETRY")[0]["time"] for s in HUNG]
-    assert max(starts) < min(fails)
+    if executor != "celery":
+        assert max(starts) < min(fails)
     # Metaflow's own SIGALRM stopped the polite step before the op had to.
     assert_retried(result, "op_polite", 1)
     [polite] = attempt_failures(result, "op_polite")
@@ -558,7 +581,12 @@ def test_workflow_timeout_across_processes(
     began = time.monotonic()
     with DagsterInstance.local_temp(str(home)) as instance:
         job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "SlowFlow")
-        with execute_job(job, instance=instance, raise_on_error=False) as result:
+        with execute_job(
+            job,
+            instance=instance,
+            run_config=executor_run_config(executor),
+            raise_on_error=False,
+        ) as result:
             assert not result.success
             messages = failures(result, "op_slow")
             ran = started(result)

@@ -128,7 +128,9 @@ def test_deployer_create_trigger_status_run(
         timings["trigger"] = time.monotonic() - t1
         # Queued: the daemon has not started it, so Metaflow has no run yet.
         assert triggered.run is None
-        assert triggered.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+        assert triggered.status in ("PENDING", "RUNNING")
+        queued = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+        assert triggered.dagster_status in queued
         run_id = f"dagster-{triggered.dagster_run_id}"
         assert triggered.pathspec == f"TypedFlow/{run_id}"
         assert triggered.dagster_ui_url == f"{url}/runs/{triggered.dagster_run_id}"
@@ -136,8 +138,9 @@ def test_deployer_create_trigger_status_run(
         t2 = time.monotonic()
         final = triggered.wait_for_completion(check_interval=2, timeout=RUN_TIMEOUT)
         timings["run"] = time.monotonic() - t2
-        assert final == "SUCCESS"
-        assert triggered.status == "SUCCESS" and not triggered.is_running
+        assert final == "SUCCEEDED"
+        assert triggered.status == "SUCCEEDED" and not triggered.is_running
+        assert triggered.dagster_status == "SUCCESS"
 
         # The client finds the run where the flow records it, whatever our cwd.
         run = triggered.run
@@ -160,7 +163,7 @@ def test_deployer_create_trigger_status_run(
         assert again.file == str(flow_dir / "typed_defs.py")
         assert again.metadata == deployed.metadata
         found = DeployedFlow.get_triggered_dagster_run("typed_job", run_id)
-        assert found.status == "SUCCESS"
+        assert found.status == "SUCCEEDED"
         assert found.run is not None and found.run.successful
         # ... and from the generated file, without a webserver.
         by_file = DeployedFlow.from_dagster(str(flow_dir / "typed_defs.py"))
@@ -195,13 +198,14 @@ def test_deployer_from_deployment_trigger_and_terminate(
         t1 = time.monotonic()
         step = step_session(marker, flow)
         timings["until_sleeping"] = time.monotonic() - t1
-        assert triggered.status == "STARTED" and triggered.is_running
+        assert triggered.status == "RUNNING" and triggered.is_running
         assert triggered.run is not None and not triggered.run.finished
 
         t2 = time.monotonic()
         assert triggered.terminate() is True
         timings["terminate"] = time.monotonic() - t2
-        assert triggered.status == "CANCELED"
+        assert triggered.status == "ABORTED"
+        assert triggered.dagster_status == "CANCELED"
         assert not triggered.is_running
         assert_no_survivors((marker,), sessions=(step,))
         # Nothing ran in this process's directory.
@@ -270,7 +274,7 @@ def test_triggered_run_is_none_until_the_run_records_in_a_new_directory(
         run = triggered.wait_for_run(check_interval=1, timeout=RUN_TIMEOUT)
         assert run.pathspec == triggered.pathspec
         final = triggered.wait_for_completion(check_interval=1, timeout=RUN_TIMEOUT)
-        assert final == "SUCCESS"
+        assert final == "SUCCEEDED"
         run = triggered.run
         assert run is not None and run.successful and run.finished
         assert (flows / ".metaflow" / "GatedFlow").is_dir()

@@ -204,6 +204,35 @@ def test_celery_job_in_process_matches_native_and_writes_no_files(
     assert comparable(run) == comparable(native)
 
 
+@pytest.mark.parametrize(
+    ("name", "job"),
+    [
+        ("switch_in_foreach_flow.py", "SwitchInForeachFlow"),
+        ("loop_in_foreach_flow.py", "LoopInForeachFlow"),
+        ("nested_switch_flow.py", "NestedSwitchFlow"),
+        ("triple_foreach_flow.py", "TripleForeachFlow"),
+    ],
+)
+def test_shapes_under_the_celery_executor_match_native(
+    name: str, job: str, flow_dir: Path, tmp_path: Path
+) -> None:
+    """Switches, loops and nested foreaches through the real Celery executor (eager):
+    one plan per step, dynamic outputs and regrouping through the run's event log."""
+    flow, _ = compile_flow(name, flow_dir, "--executor", "celery")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    recon = ReconstructableJob.for_file(str(flow_dir / "defs.py"), job)
+    with DagsterInstance.local_temp(str(home)) as instance:
+        with execute_job(recon, instance=instance, run_config=EAGER_CELERY) as result:
+            assert result.success
+            pathspec = run_pathspec(result)
+            assert submitted_queues(result.all_events)  # Celery ran the steps
+    assert io_manager_files(home) == []
+    run = read_run(flow_dir, pathspec)
+    assert run["successful"] and run["finished"]
+    assert comparable(run) == comparable(read_run(flow_dir, native_run(flow)))
+
+
 def test_celery_executor_reexecution_from_failure(
     flow_dir: Path, tmp_path: Path
 ) -> None:

@@ -25,6 +25,20 @@ from . import launch
 # launch.ParamSpec kinds -> the type names generate_fake_flow_file_contents knows.
 _FAKE_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 
+# Dagster run statuses in the words Metaflow's deployers use for a triggered run
+# (Step Functions' as they are, Argo's in capitals), which Metaflow's own Deployer tests
+# expect of every scheduler.
+METAFLOW_STATUS = {
+    "QUEUED": "PENDING",
+    "NOT_STARTED": "PENDING",
+    "STARTING": "PENDING",
+    "STARTED": "RUNNING",
+    "CANCELING": "RUNNING",
+    "SUCCESS": "SUCCEEDED",
+    "FAILURE": "FAILED",
+    "CANCELED": "ABORTED",
+}
+
 
 class DagsterDeploymentNotFound(MetaflowException):
     headline = "Dagster job not found"
@@ -97,6 +111,15 @@ class DagsterTriggeredRun(TriggeredRun):
 
     @property
     def status(self) -> str | None:
+        """The run's status in the words of Metaflow's other deployers (Step
+        Functions', Argo's in capitals): PENDING, RUNNING, SUCCEEDED, FAILED or
+        ABORTED; None if Dagster does not know the run (yet). Dagster's own:
+        `dagster_status`."""
+        status = self.dagster_status
+        return None if status is None else METAFLOW_STATUS.get(status, status)
+
+    @property
+    def dagster_status(self) -> str | None:
         """The Dagster run status (QUEUED, STARTED, SUCCESS, FAILURE, CANCELED...),
         None if Dagster does not know the run (yet)."""
         runs = launch.Runs(self.deployer.dagster_url, self.deployer.dagster_home)
@@ -108,21 +131,21 @@ class DagsterTriggeredRun(TriggeredRun):
 
     @property
     def is_running(self) -> bool:
-        status = self.status
+        status = self.dagster_status
         return status is not None and status not in launch.FINISHED
 
     def wait_for_completion(
         self, check_interval: int = 5, timeout: int | None = None
     ) -> str | None:
-        """Wait until the run finished; returns its final status.
+        """Wait until the run finished; returns its final status (`status`'s words).
 
         Raises TimeoutError when `timeout` (seconds) passes first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            status = self.status
+            status = self.dagster_status
             if status in launch.FINISHED:
-                return status
+                return METAFLOW_STATUS[status]
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(
                     f"Dagster run {self.dagster_run_id} is still {status} after "

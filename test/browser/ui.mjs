@@ -39,6 +39,7 @@ import { chromium } from "playwright-core";
  * @property {number} succeededSteps Step executions the finished run must count.
  * @property {string} metadataOp Op whose output metadata is checked.
  * @property {string} metaflowStep Metaflow step of that op.
+ * @property {string} metaflowTask Its task id (README: how task ids are formed).
  * @property {string[]} artifacts Artifact names that op's metadata must list.
  * @property {string} stdoutText Text that op's stdout must show.
  * @property {number} runTimeoutSeconds
@@ -298,7 +299,7 @@ async function checkLogs(page, spec, runId) {
  * @param {string} runId
  */
 async function checkMetadata(page, spec, runId) {
-  const pathspec = `${spec.job}/dagster-${runId}/${spec.metaflowStep}/t`;
+  const pathspec = `${spec.job}/dagster-${runId}/${spec.metaflowStep}/${spec.metaflowTask}`;
   await expectVisible(
     page.getByText("metaflow pathspec", { exact: true }),
     `the output of ${spec.metadataOp} has no "metaflow pathspec" metadata`,

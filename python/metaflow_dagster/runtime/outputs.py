@@ -30,6 +30,7 @@ the life of the IO manager (one step, or one in-process run), and only newer one
 on a miss.
 """
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,12 +93,22 @@ def _recorded_since(
 
 
 class EventLogIOManager(IOManager):
-    """Keeps each op output (a JSON value) in its HANDLED_OUTPUT event."""
+    """Keeps each op output (a JSON value) in its HANDLED_OUTPUT event.
+
+    Under the thread executor every op of a run shares this one IO manager: what an op
+    hands on is kept in memory as well, so the event log is read only for outputs of
+    another process (a Celery worker's op, a parent run's), once per miss and one
+    thread at a time (op threads must not read the run's event log while the run's
+    thread writes it: SQLite locks the table)."""
 
     def __init__(self) -> None:
         self._runs: dict[str, _RunOutputs] = {}
+        self._lock = threading.Lock()
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
+        key: _OutputKey = (context.step_key, context.name, context.mapping_key)
+        with self._lock:
+            self._runs.setdefault(context.run_id, _RunOutputs()).values[key] = obj
         context.add_output_metadata(
             {
                 OUTPUT_VALUE_KEY: MetadataValue.json(
@@ -115,9 +126,10 @@ class EventLogIOManager(IOManager):
             )
         run_id = upstream.run_id
         key: _OutputKey = (upstream.step_key, upstream.name, upstream.mapping_key)
-        outputs = self._runs.setdefault(run_id, _RunOutputs())
-        if key not in outputs.values:
-            outputs.refresh(context.instance, run_id)
+        with self._lock:
+            outputs = self._runs.setdefault(run_id, _RunOutputs())
+            if key not in outputs.values:
+                outputs.refresh(context.instance, run_id)
         if key not in outputs.values:
             mapped = "" if key[2] is None else f" (mapping key {key[2]!r})"
             raise OutputNotRecordedError(
