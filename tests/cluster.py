@@ -28,6 +28,8 @@ from typing import Any
 
 from conftest import REPO, create, free_port
 from services import (
+    LAUNCH,
+    STATUSES,
     GraphQL,
     postgres_database,
     redis_server,
@@ -95,26 +97,6 @@ class Cluster:
         parts = [f"--- dagster dev\n{tail(self.dev_log)}"]
         parts += [f"--- {w.name}\n{tail(w.log)}" for w in self.workers]
         return "\n".join(parts)
-
-
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
-
-STATUSES = """
-query Runs($ids: [String!]) {
-  runsOrError(filter: {runIds: $ids}) {
-    __typename ... on Runs { results { runId status tags { key value } } }
-  }
-}
-"""
 
 
 # The instance and worker configuration README shows, used as they are: every value that

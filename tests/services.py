@@ -163,6 +163,27 @@ class GraphQL:
         return reply["data"]
 
 
+# What the UI sends: launch a run, and read runs' statuses (and tags).
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+STATUSES = """
+query Runs($ids: [String!]) {
+  runsOrError(filter: {runIds: $ids}) {
+    __typename ... on Runs { results { runId status tags { key value } } }
+  }
+}
+"""
+
+
 LOCATIONS = """
 { workspaceOrError { __typename ... on Workspace { locationEntries {
     name loadStatus locationOrLoadError { __typename

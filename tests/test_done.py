@@ -33,6 +33,7 @@ from test_decorators import (
     attempt_failures,
     events_of,
     executor_options,
+    executor_run_config,
     run_job,
 )
 
@@ -174,14 +175,15 @@ def messages(error):
     return "\n".join(out)
 
 def main():
-    defs, job_name, home, parent = sys.argv[1:5]
+    defs, job_name, home, parent, config = sys.argv[1:6]
     # As `dagster dev`'s run worker: nothing of Metaflow imported before the ops run.
     imported_before = "metaflow" in sys.modules
     with DagsterInstance.local_temp(home) as instance:
         job = ReconstructableJob.for_file(defs, job_name)
         options = ReexecutionOptions.from_failure(parent, instance) if parent else None
         with execute_job(
-            job, instance=instance, raise_on_error=False, reexecution_options=options
+            job, instance=instance, raise_on_error=False, reexecution_options=options,
+            run_config=json.loads(config),
         ) as result:
             failures, started, engine = {}, [], []
             for e in result.all_events:
@@ -215,7 +217,8 @@ def run_fresh(
     home.mkdir(exist_ok=True)
     runner = home / "run_fresh.py"
     runner.write_text(_RUN)
-    args = [str(runner), str(folder / "defs.py"), job, str(home), parent]
+    config = json.dumps(executor_run_config(executor))
+    args = [str(runner), str(folder / "defs.py"), job, str(home), parent, config]
     proc = run_cli(args, cwd=folder, env=env, check=False)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from conftest import FLOWS, create, free_port, run_cli
 from services import (
+    LAUNCH,
+    STATUSES,
     GraphQL,
     postgres_database,
     stop_group,
@@ -36,26 +38,6 @@ from services import (
 RUNS = int(os.environ.get("LOAD_RUNS", "6"))
 JOB = "FaultLoadFlow"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
-
-STATUSES = """
-query Runs($ids: [String!]) {
-  runsOrError(filter: {runIds: $ids}) {
-    __typename ... on Runs { results { runId status } }
-  }
-}
-"""
 
 
 @pytest.fixture
