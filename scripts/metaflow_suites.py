@@ -231,9 +231,9 @@ def run_core(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def follow(cmd, cwd, env, out, results, verbose) -> None:
-    """Run one run_tests.py invocation, recording each combination's outcome."""
-    proc = subprocess.Popen(
+def _stream(cmd, cwd, env) -> subprocess.Popen:
+    """A runner whose output (stdout and stderr as one text stream) is read by line."""
+    return subprocess.Popen(
         cmd,
         cwd=cwd,
         env=env,
@@ -243,6 +243,11 @@ def follow(cmd, cwd, env, out, results, verbose) -> None:
         encoding="utf-8",
         errors="replace",
     )
+
+
+def follow(cmd, cwd, env, out, results, verbose) -> None:
+    """Run one run_tests.py invocation, recording each combination's outcome."""
+    proc = _stream(cmd, cwd, env)
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = ANSI.sub("", raw)
@@ -363,16 +368,7 @@ def run_ux(args: argparse.Namespace) -> int:
     log_path = scratch / "pytest.log"
     passed, failed, skipped = [], [], []
     with open(log_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ux,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
+        proc = _stream(cmd, ux, env)
         assert proc.stdout is not None
         for raw in proc.stdout:
             out.write(raw)
