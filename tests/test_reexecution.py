@@ -16,6 +16,20 @@ from conftest import (
 from dagster import DagsterInstance, ReexecutionOptions, execute_job
 from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
+# What resume_flow.py's user code ran, failed once in body 20 and re-executed from
+# failure: every step once, body 20 a second time.
+RESUMED_FROM_FAILURE = Counter(
+    {
+        "start": 1,
+        "body 10 attempt 0": 1,
+        "body 20 attempt 0": 1,
+        "body 20 attempt 1": 1,
+        "body 30 attempt 0": 1,
+        "join": 1,
+        "end": 1,
+    }
+)
+
 
 def test_reexecution_from_failure_resumes_the_metaflow_run(
     flow_dir: Path, tmp_path: Path
@@ -36,17 +50,7 @@ def test_reexecution_from_failure_resumes_the_metaflow_run(
             assert again.success
     # User code of the steps that had succeeded did not run again.
     executions = Counter((flow_dir / "executions.log").read_text().splitlines())
-    assert executions == Counter(
-        {
-            "start": 1,
-            "body 10 attempt 0": 1,
-            "body 20 attempt 0": 1,
-            "body 20 attempt 1": 1,
-            "body 30 attempt 0": 1,
-            "join": 1,
-            "end": 1,
-        }
-    )
+    assert executions == RESUMED_FROM_FAILURE
     run = read_run(flow_dir, pathspec)
     assert run["successful"] and run["finished"]
     attempts = {t["id"]: t["attempt"] for t in run["steps"]["body"]}
