@@ -29,17 +29,20 @@ class UiDemoFlow(FlowSpec):
 
     @step
     def start(self):
+        """Split the sentence into words, then greet and count at the same time."""
         self.words = self.sentence.split()
         print(f"start: {len(self.words)} words in {self.sentence!r}")
         self.next(self.count_words, self.shout)
 
     @step
     def count_words(self):
+        """Fan out: one `measure` task per word."""
         print(f"count_words: fanning out over {self.words}")
         self.next(self.measure, foreach="words")
 
     @step
     def measure(self):
+        """Measure one word."""
         self.word = self.input
         self.length = len(self.word)
         print(f"measure: {self.word!r} has {self.length} letters")
@@ -47,18 +50,21 @@ class UiDemoFlow(FlowSpec):
 
     @step
     def collect(self, inputs):
+        """Gather every word's length into one dict."""
         self.lengths = {i.word: i.length for i in inputs}
         print(f"collect: {self.lengths}")
         self.next(self.join)
 
     @step
     def shout(self):
+        """Repeat the greeting `repeat` times."""
         self.greeting = " ".join(["HELLO"] * self.repeat)
         print(f"shout: {self.greeting}")
         self.next(self.join)
 
     @step
     def join(self, inputs):
+        """Meet both branches: the greeting and the lengths."""
         self.lengths = inputs.collect.lengths
         self.greeting = inputs.shout.greeting
         print(f"join: {self.greeting} / {self.lengths}")
@@ -67,6 +73,7 @@ class UiDemoFlow(FlowSpec):
     @card
     @step
     def end(self):
+        """Report the total in a card."""
         total = sum(self.lengths.values())
         print(f"end: {total} letters in {len(self.lengths)} words")
         current.card.append(Markdown(f"# {self.greeting}"))

@@ -124,6 +124,8 @@ function op(parts: OpParts, names: NamePlan): OpPlan {
     step: step.name,
     fn: parts.fn,
     docstring: parts.docstring,
+    // Helper ops keep their own words: the step's docstring describes the step's op.
+    description: kind === "splits" || kind === "regroup" || step.doc === null ? null : `${step.doc.trim()}\n\n${parts.docstring}`,
     inputs: parts.inputs,
     outputs: outputs(kind, parts.branches, parts.mapped, parts.emitsGuard ? names.guardOutput : null),
     branches: parts.branches,

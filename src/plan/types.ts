@@ -184,6 +184,9 @@ export interface OpPlan {
   /** Function and Dagster op name. */
   fn: string;
   docstring: string;
+  /** What the UI shows for the op when the step has a docstring (the docstring, then
+   * the op's own); null: Dagster shows `docstring`. */
+  description: string | null;
   inputs: OpInput[];
   /** Outputs; a lone `result` is Dagster's default output (`out=Out(...)`). */
   outputs: OpOutput[];

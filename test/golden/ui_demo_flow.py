@@ -126,13 +126,20 @@ class StartConfig(Config):
     )
 
 
-@op(out=Out(str))
+@op(
+    out=Out(str),
+    description="Split the sentence into words, then greet and count at the same time.\n\nMetaflow step start of UiDemoFlow (splits into count_words, shout).",
+)
 def op_start(context: OpExecutionContext, config: StartConfig) -> str:
     """Metaflow step start of UiDemoFlow (splits into count_words, shout)."""
     return run_step(context, FLOW, "start", params=config.model_dump(by_alias=True))
 
 
-@op(ins={"start": In(str)}, out=DynamicOut(str))
+@op(
+    ins={"start": In(str)},
+    out=DynamicOut(str),
+    description="Fan out: one `measure` task per word.\n\nMetaflow step count_words of UiDemoFlow (foreach over words).",
+)
 def op_count_words(
     context: OpExecutionContext,
     start: str,
@@ -141,31 +148,51 @@ def op_count_words(
     yield from fan_out(context, FLOW, "count_words", [start])
 
 
-@op(ins={"count_words": In(str)}, out=Out(str))
+@op(
+    ins={"count_words": In(str)},
+    out=Out(str),
+    description="Measure one word.\n\nMetaflow step measure of UiDemoFlow.",
+)
 def op_measure(context: OpExecutionContext, count_words: str) -> str:
     """Metaflow step measure of UiDemoFlow."""
     return run_step(context, FLOW, "measure", [count_words])
 
 
-@op(ins={"measure": In(list[str])}, out=Out(str))
+@op(
+    ins={"measure": In(list[str])},
+    out=Out(str),
+    description="Gather every word's length into one dict.\n\nMetaflow step collect of UiDemoFlow (joins measure).",
+)
 def op_collect(context: OpExecutionContext, measure: list[str]) -> str:
     """Metaflow step collect of UiDemoFlow (joins measure)."""
     return run_step(context, FLOW, "collect", measure)
 
 
-@op(ins={"start": In(str)}, out=Out(str))
+@op(
+    ins={"start": In(str)},
+    out=Out(str),
+    description="Repeat the greeting `repeat` times.\n\nMetaflow step shout of UiDemoFlow.",
+)
 def op_shout(context: OpExecutionContext, start: str) -> str:
     """Metaflow step shout of UiDemoFlow."""
     return run_step(context, FLOW, "shout", [start])
 
 
-@op(ins={"collect": In(str), "shout": In(str)}, out=Out(str))
+@op(
+    ins={"collect": In(str), "shout": In(str)},
+    out=Out(str),
+    description="Meet both branches: the greeting and the lengths.\n\nMetaflow step join of UiDemoFlow (joins collect, shout).",
+)
 def op_join(context: OpExecutionContext, collect: str, shout: str) -> str:
     """Metaflow step join of UiDemoFlow (joins collect, shout)."""
     return run_step(context, FLOW, "join", [collect, shout])
 
 
-@op(ins={"join": In(str)}, out=Out(str))
+@op(
+    ins={"join": In(str)},
+    out=Out(str),
+    description="Report the total in a card.\n\nMetaflow step end of UiDemoFlow (@card).",
+)
 def op_end(context: OpExecutionContext, join: str) -> str:
     """Metaflow step end of UiDemoFlow (@card)."""
     return run_step(context, FLOW, "end", [join])

@@ -23,6 +23,9 @@ PUMP_DRAIN_SECONDS = 1.0
 TIMEOUT_GRACE_SECONDS = 5.0
 # How much of a failed command's stderr a Dagster failure message quotes.
 STDERR_TAIL_LINES = 20
+# How much of it is searched for the traceback of the user's exception (errors.py):
+# enough for deep library stacks with Python 3.11's ^^^ marker lines.
+STDERR_SCAN_LINES = 400
 # The value an untaken branch passes on inside a foreach body, where Dagster cannot
 # skip ops per split; ops receiving only this run nothing and pass it on.
 NOT_TAKEN = ""

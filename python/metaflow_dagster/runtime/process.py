@@ -23,6 +23,7 @@ from .limits import WATCH_SECONDS, _limit, _run_stopping
 from .model import (
     KILL_GRACE_SECONDS,
     PUMP_DRAIN_SECONDS,
+    STDERR_SCAN_LINES,
     STDERR_TAIL_LINES,
     TRIGGER_TAG,
     TRUNCATED_LOG_LINE,
@@ -63,6 +64,7 @@ class Exited:
     """How a Metaflow command ended, with the end of its stderr for error messages."""
 
     code: int
+    # The last STDERR_SCAN_LINES lines; reason() quotes the last STDERR_TAIL_LINES.
     stderr_tail: str
     # Set when the op stopped the command at a time limit: why.
     stopped: str | None = None
@@ -70,7 +72,7 @@ class Exited:
     unsaved: str | None = None
 
     def reason(self) -> str:
-        tail = self.stderr_tail.strip()
+        tail = "\n".join(self.stderr_tail.strip().splitlines()[-STDERR_TAIL_LINES:])
         head = f"exit code {self.code}"
         if self.code < 0:
             with contextlib.suppress(ValueError):
@@ -122,7 +124,7 @@ def _launch(
             "stdout": open(os.path.join(tmp, "stdout"), "w+b"),  # noqa: SIM115
             "stderr": open(os.path.join(tmp, "stderr"), "w+b"),  # noqa: SIM115
         }
-        tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        tail: deque[str] = deque(maxlen=STDERR_SCAN_LINES)
         env.update(_deploy_env(flow, context.run.tags, tmp))
         context.log.info("Running: " + shlex.join(args))
         limit = _limit(context, flow, log_target)

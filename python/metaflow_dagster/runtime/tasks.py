@@ -18,6 +18,7 @@ from .datastore import (
     datastore_root,
     import_metaflow,
 )
+from .errors import user_exception
 from .model import (
     EXIT_DISALLOW_RETRY,
     MAX_LOOP_ITERATIONS,
@@ -163,8 +164,11 @@ def _run_task(
         log_target=(pathspec, attempt),
     )
     if exited.code != 0:
+        # The user's exception first: Dagster shows a message's first lines.
+        raised = user_exception(exited.stderr_tail, flow.flow_dir)
         raise Failure(
-            description=f"Metaflow task {flow.name}/{pathspec} (attempt {attempt}) "
+            description=("" if raised is None else f"{raised}\n\n")
+            + f"Metaflow task {flow.name}/{pathspec} (attempt {attempt}) "
             f"failed: {exited.reason()}",
             metadata={
                 "metaflow pathspec": f"{flow.name}/{pathspec}",

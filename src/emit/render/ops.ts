@@ -29,6 +29,7 @@ function decorator(op: OpPlan): PyValue {
     kwargs.push(["retry_policy", pyCall("RetryPolicy", [], policy)]);
   }
   if (op.tags.length > 0) kwargs.push(["tags", Object.fromEntries(op.tags)]);
+  if (op.description !== null) kwargs.push(["description", op.description]);
   return pyCall("op", [], kwargs);
 }
 
