@@ -77,6 +77,10 @@ TESTS=(
   tests/test_decorators.py::test_workflow_timeout_stops_a_running_step
   # @exit_hook: the wrapper around the job's executor, and Metaflow's hook script.
   tests/test_exit_hooks.py
+  # Assets (AssetSpec, materializations, the asset graph) and failure messages (the
+  # traceback Metaflow prints) on this Dagster and Metaflow.
+  tests/test_assets.py
+  tests/test_readable.py
   # @trigger_on_finish and @trigger: sensors and run requests on this Dagster.
   tests/test_triggers.py::test_trigger_on_finish
   tests/test_triggers.py::test_event_payload_maps_to_parameters

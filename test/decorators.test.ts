@@ -193,7 +193,9 @@ describe("emitted schedules, sensors and facts", () => {
     expect(out).toContain(`configs={"cfg": ('{"lr": 1.0}', False)},`);
     expect(out).toContain('StepInfo("a", timeout=30)');
     expect(out).toContain('"dagster/max_runtime": "60"');
-    expect(out).toMatch(/defs = Definitions\(\n {4}jobs=\[MyFlow\],\n {4}schedules=\[MyFlow_schedule\],\n {4}sensors=\[MyFlow_on_finish, MyFlow_on_events\],\n\)/);
+    expect(out).toMatch(
+      /defs = Definitions\(\n {4}jobs=\[MyFlow\],\n {4}assets=flow_assets\(FLOW\),\n {4}schedules=\[MyFlow_schedule\],\n {4}sensors=\[MyFlow_on_finish, MyFlow_on_events\],\n\)/,
+    );
   });
 
   it("tells the runtime which steps have a @card (in source or from --with)", () => {
@@ -210,7 +212,7 @@ describe("emitted schedules, sensors and facts", () => {
 
   it("emits no schedule or sensor for a plain flow", () => {
     const out = compile(linearIR([], { name: "Plain" }), RUNTIME);
-    expect(out).toContain("defs = Definitions(jobs=[Plain])");
+    expect(out).toContain("defs = Definitions(jobs=[Plain], assets=flow_assets(FLOW))");
     expect(out).not.toContain("ScheduleDefinition");
     expect(out).not.toContain("@sensor");
   });

@@ -523,7 +523,7 @@ describe("emitted job", () => {
         "    ),",
       ].join("\n"),
     );
-    expect(out.endsWith("defs = Definitions(jobs=[MyFlow])\n")).toBe(true);
+    expect(out.endsWith("defs = Definitions(jobs=[MyFlow], assets=flow_assets(FLOW))\n")).toBe(true);
     // Without a flow docstring the job has no description.
     expect(lines(compile(linearIR(), RUNTIME)).join("\n")).toContain(
       ["@job(", '    name="TestFlow",', '    tags={"metaflow/flow": "TestFlow"},', "    executor_def="].join("\n"),

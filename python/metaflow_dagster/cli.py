@@ -141,6 +141,24 @@ def dagster(obj: Any) -> None:
     "of the job, run by the Dagster daemon, fails the silent runs.",
 )
 @click.option(
+    "--asset",
+    "asset_names",
+    multiple=True,
+    metavar="ARTIFACT",
+    help="An artifact of the end step to show as a Dagster asset, materialized by "
+    "each successful run (repeatable). Default: every artifact the steps' source "
+    "assigns that can reach the end step.",
+)
+@click.option(
+    "--assets/--no-assets",
+    "with_assets",
+    default=True,
+    show_default=True,
+    help="Declare the flow and its end step's artifacts as Dagster assets (under "
+    "[project, branch,] flow[, artifact]), with @trigger_on_finish upstream flows "
+    "as their lineage.",
+)
+@click.option(
     "--ir-only",
     is_flag=True,
     hidden=True,
@@ -169,6 +187,8 @@ def create(
     celery_queues: tuple[str, ...],
     celery_gpu_queue: str | None,
     lost_run_after: int,
+    asset_names: tuple[str, ...],
+    with_assets: bool,
     ir_only: bool,
     deployer_attribute_file: str | None = None,
 ) -> None:
@@ -202,6 +222,12 @@ def create(
     if queues or celery_gpu_queue is not None:
         ir["deploy"]["executor"]["celeryQueues"] = queues
         ir["deploy"]["executor"]["celeryGpuQueue"] = celery_gpu_queue
+    if asset_names and not with_assets:
+        raise click.UsageError("--asset names assets, which --no-assets turns off.")
+    if not with_assets:
+        ir["deploy"]["assets"] = None
+    elif asset_names:
+        ir["deploy"]["assets"] = {"artifacts": sorted(set(asset_names))}
     if ir_only:
         write_atomically(output, json.dumps(ir, indent=2, sort_keys=True) + "\n")
         return

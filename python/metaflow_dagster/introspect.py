@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import __version__
+from .artifacts import step_artifacts
 from .deploy_time import (
     automation_ir,
     configs_ir,
@@ -107,6 +108,7 @@ def _step(flow: Any, node: Any) -> dict[str, Any]:
         "timeoutSeconds": timeout_seconds(decos),
         "doc": node.doc or None,
         "sourceLine": node.func_lineno,
+        **step_artifacts(flow, node.name),
     }
 
 

@@ -74,6 +74,12 @@ export const stepSchema = z.object({
   timeoutSeconds: z.number().int().positive().nullable().default(null),
   doc: z.string().nullable(),
   sourceLine: z.number().int().nullable(),
+  // Artifacts the step's source assigns (`self.x = ...`, public names only, sorted), and
+  // its call of `self.merge_artifacts(inputs, include=..., exclude=...)` if any (a join
+  // that keeps its inputs' values): the literal lists given, include null when not given
+  // (all). Read from the source at create time (python/metaflow_dagster/artifacts.py).
+  assigns: z.array(z.string()).default([]),
+  merges: z.object({ include: z.array(z.string()).nullable(), exclude: z.array(z.string()) }).nullable().default(null),
 });
 export type StepIR = z.infer<typeof stepSchema>;
 
@@ -224,6 +230,13 @@ export const flowIRSchema = z.object({
     // Config values resolved at create time: name -> the value as JSON text (Python's
     // json.dumps, kept as text so that 1.0 stays a float) and whether it is `plain`.
     configs: z.record(z.string(), z.object({ json: z.string(), plain: z.boolean() })).default({}),
+    // The flow's assets in Dagster's asset graph: `artifacts`, the end step's artifacts
+    // the user named (`--asset`), or null: those the steps' sources assign that can reach
+    // the end step. null instead of the object: no assets (`--no-assets`).
+    assets: z
+      .object({ artifacts: z.array(z.string().min(1)).nullable() })
+      .nullable()
+      .default({ artifacts: null }),
   }),
   // Flow decorators that start runs: @schedule, @trigger, @trigger_on_finish.
   automation: automationSchema.default({ schedule: null, events: null, onFinish: null }),

@@ -9,7 +9,7 @@
 // of them happened since the last run (Argo Events' default: all dependencies).
 import { toDagsterCron } from "../base/cron.js";
 import type { FlowIR } from "../ir/index.js";
-import { EVENTS_ARRIVED, LOST_RUNS, UPSTREAM_FINISHED } from "./runtime_api.js";
+import { ASSET_SPECS, EVENTS_ARRIVED, FLOW_ASSETS, LOST_RUNS, UPSTREAM_FINISHED } from "./runtime_api.js";
 import type { AutomationPlan, NamePlan, OpPlan, SchedulePlan, SensorPlan } from "./types.js";
 
 /** The schedule of the flow, or null. Runs after validation (which refuses bad crons). */
@@ -71,10 +71,11 @@ function lostRuns(ir: FlowIR, names: NamePlan): SensorPlan | null {
 
 export function planAutomation(ir: FlowIR, names: NamePlan, ops: readonly OpPlan[]): AutomationPlan {
   const sensors = [onFinish(ir, names), onEvents(ir, names, ops), lostRuns(ir, names)].filter((s) => s !== null);
-  return { schedule: schedule(ir, names), sensors };
+  return { schedule: schedule(ir, names), sensors, assets: ir.deploy.assets === null ? null : ASSET_SPECS };
 }
 
-/** The runtime names the sensors call. */
+/** The runtime names the sensors and `defs` call. */
 export function automationRuntimeNames(automation: AutomationPlan): string[] {
-  return automation.sensors.map((s) => s.check);
+  const names = automation.sensors.map((s) => s.check);
+  return automation.assets === null ? names : [...names, automation.assets, FLOW_ASSETS];
 }

@@ -2,6 +2,7 @@
 // flow and its steps, baked at create time.
 import { resolveEventMappings, type FlowIR, type StepIR } from "../ir/index.js";
 import { shapeOf } from "./analyze.js";
+import { planAssets } from "./assets.js";
 import { FAST_LAUNCH } from "./runtime_api.js";
 import type { Analysis, FlowInfoPlan, NamePlan, StepFacts } from "./types.js";
 
@@ -67,5 +68,6 @@ export function planFlowInfo(ir: FlowIR, analysis: Analysis, names: NamePlan): F
     // After the run, as Metaflow's runtime: the on_success hooks if the end step finished.
     exitHooksOnSuccess: ir.exitHooks.flatMap((hook) => hook.onSuccess),
     exitHooksOnError: ir.exitHooks.flatMap((hook) => hook.onError),
+    assets: planAssets(ir, names.jobName),
   };
 }

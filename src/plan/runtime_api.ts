@@ -44,6 +44,10 @@ export const UPSTREAM_FINISHED = "upstream_finished";
 export const EVENTS_ARRIVED = "events_arrived";
 export const LOST_RUNS = "lost_runs";
 
+/** The flow's assets: FLOW's data (model.py) and the specs `defs` declares (assets.py). */
+export const FLOW_ASSETS = "FlowAssets";
+export const ASSET_SPECS = "flow_assets";
+
 /** Names generated code imports for itself: annotations, Config fields. */
 export const ITERATOR = "Iterator";
 export const OUTPUT = "Output";

@@ -244,6 +244,18 @@ export interface StepFacts {
   cards: boolean;
 }
 
+/** The flow's assets (`FlowInfo.assets`): keys are lists of Dagster key parts. */
+export interface AssetsPlan {
+  /** The flow's own asset; each artifact's key is this plus the artifact's name. */
+  key: string[];
+  /** End-step artifacts declared as assets, sorted. */
+  artifacts: string[];
+  /** The flow assets of @trigger_on_finish's upstream flows. */
+  upstream: string[][];
+  /** The Dagster asset group: the job's name. */
+  group: string;
+}
+
 /** `FLOW = FlowInfo(...)`: every fact about the flow, baked at create time. */
 export interface FlowInfoPlan {
   name: string;
@@ -280,6 +292,8 @@ export interface FlowInfoPlan {
   /** @exit_hook functions, in Metaflow's order. */
   exitHooksOnSuccess: string[];
   exitHooksOnError: string[];
+  /** The flow's assets; null: none (`--no-assets`). */
+  assets: AssetsPlan | null;
 }
 
 /** How a Config field's default is written. */
@@ -337,6 +351,8 @@ export interface AutomationPlan {
   /** Schedules and sensors start RUNNING, as Metaflow's production schedulers do. */
   schedule: SchedulePlan | null;
   sensors: SensorPlan[];
+  /** The runtime function that makes FLOW's asset specs for `defs`; null: no assets. */
+  assets: string | null;
 }
 
 // ---- Pass 7, job -----------------------------------------------------------------------

@@ -25,10 +25,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -105,6 +111,7 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(key=("BranchFlow",), artifacts=("total",), group="BranchFlow"),
 )
 
 
@@ -186,4 +193,8 @@ def BranchFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "BranchFlow")
 
 
-defs = Definitions(jobs=[BranchFlow], sensors=[BranchFlow_lost_runs])
+defs = Definitions(
+    jobs=[BranchFlow],
+    assets=flow_assets(FLOW),
+    sensors=[BranchFlow_lost_runs],
+)

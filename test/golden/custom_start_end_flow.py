@@ -25,10 +25,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -100,6 +106,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("CustomStartEndFlow",),
+        artifacts=("value",),
+        group="CustomStartEndFlow",
+    ),
 )
 
 
@@ -146,4 +157,8 @@ def CustomStartEndFlow_lost_runs(context: SensorEvaluationContext) -> SensorResu
     return lost_runs(context, FLOW, "CustomStartEndFlow")
 
 
-defs = Definitions(jobs=[CustomStartEndFlow], sensors=[CustomStartEndFlow_lost_runs])
+defs = Definitions(
+    jobs=[CustomStartEndFlow],
+    assets=flow_assets(FLOW),
+    sensors=[CustomStartEndFlow_lost_runs],
+)

@@ -29,10 +29,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -109,6 +115,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("ForeachFlow",),
+        artifacts=("letters", "louds", "positions", "squares"),
+        group="ForeachFlow",
+    ),
 )
 
 
@@ -201,4 +212,8 @@ def ForeachFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "ForeachFlow")
 
 
-defs = Definitions(jobs=[ForeachFlow], sensors=[ForeachFlow_lost_runs])
+defs = Definitions(
+    jobs=[ForeachFlow],
+    assets=flow_assets(FLOW),
+    sensors=[ForeachFlow_lost_runs],
+)

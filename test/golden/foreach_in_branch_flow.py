@@ -29,10 +29,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -108,6 +114,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("ForeachInBranchFlow",),
+        artifacts=("lengths", "note"),
+        group="ForeachInBranchFlow",
+    ),
 )
 
 
@@ -186,4 +197,8 @@ def ForeachInBranchFlow_lost_runs(context: SensorEvaluationContext) -> SensorRes
     return lost_runs(context, FLOW, "ForeachInBranchFlow")
 
 
-defs = Definitions(jobs=[ForeachInBranchFlow], sensors=[ForeachInBranchFlow_lost_runs])
+defs = Definitions(
+    jobs=[ForeachInBranchFlow],
+    assets=flow_assets(FLOW),
+    sensors=[ForeachInBranchFlow_lost_runs],
+)

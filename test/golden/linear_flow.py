@@ -25,10 +25,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -100,6 +106,7 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(key=("LinearFlow",), artifacts=("value",), group="LinearFlow"),
 )
 
 
@@ -146,4 +153,8 @@ def LinearFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "LinearFlow")
 
 
-defs = Definitions(jobs=[LinearFlow], sensors=[LinearFlow_lost_runs])
+defs = Definitions(
+    jobs=[LinearFlow],
+    assets=flow_assets(FLOW),
+    sensors=[LinearFlow_lost_runs],
+)

@@ -28,10 +28,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -103,6 +109,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("LoopFlow",),
+        artifacts=("counter", "history", "state"),
+        group="LoopFlow",
+    ),
 )
 
 
@@ -149,4 +160,8 @@ def LoopFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "LoopFlow")
 
 
-defs = Definitions(jobs=[LoopFlow], sensors=[LoopFlow_lost_runs])
+defs = Definitions(
+    jobs=[LoopFlow],
+    assets=flow_assets(FLOW),
+    sensors=[LoopFlow_lost_runs],
+)

@@ -30,10 +30,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -108,6 +114,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("LoopInForeachFlow",),
+        artifacts=("counts",),
+        group="LoopInForeachFlow",
+    ),
 )
 
 
@@ -179,4 +190,8 @@ def LoopInForeachFlow_lost_runs(context: SensorEvaluationContext) -> SensorResul
     return lost_runs(context, FLOW, "LoopInForeachFlow")
 
 
-defs = Definitions(jobs=[LoopInForeachFlow], sensors=[LoopInForeachFlow_lost_runs])
+defs = Definitions(
+    jobs=[LoopInForeachFlow],
+    assets=flow_assets(FLOW),
+    sensors=[LoopInForeachFlow_lost_runs],
+)

@@ -26,10 +26,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -99,6 +105,11 @@ FLOW = FlowInfo(
     owner="golden",
     parameters={},
     fast_launch=FAST_LAUNCH,
+    assets=FlowAssets(
+        key=("NestedForeachFlow",),
+        artifacts=("by_group", "counts", "order"),
+        group="NestedForeachFlow",
+    ),
 )
 
 
@@ -229,4 +240,4 @@ def NestedForeachFlow() -> None:
     op_end(join_groups)
 
 
-defs = Definitions(jobs=[NestedForeachFlow])
+defs = Definitions(jobs=[NestedForeachFlow], assets=flow_assets(FLOW))

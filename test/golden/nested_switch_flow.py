@@ -30,10 +30,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -118,6 +124,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("NestedSwitchFlow",),
+        artifacts=("flavors", "inner_choice", "outer_choice", "squares", "summary"),
+        group="NestedSwitchFlow",
+    ),
 )
 
 
@@ -271,4 +282,8 @@ def NestedSwitchFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult
     return lost_runs(context, FLOW, "NestedSwitchFlow")
 
 
-defs = Definitions(jobs=[NestedSwitchFlow], sensors=[NestedSwitchFlow_lost_runs])
+defs = Definitions(
+    jobs=[NestedSwitchFlow],
+    assets=flow_assets(FLOW),
+    sensors=[NestedSwitchFlow_lost_runs],
+)

@@ -25,10 +25,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -101,6 +107,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("ParallelFlow",),
+        artifacts=("nodes", "values"),
+        group="ParallelFlow",
+    ),
 )
 
 
@@ -154,4 +165,8 @@ def ParallelFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "ParallelFlow")
 
 
-defs = Definitions(jobs=[ParallelFlow], sensors=[ParallelFlow_lost_runs])
+defs = Definitions(
+    jobs=[ParallelFlow],
+    assets=flow_assets(FLOW),
+    sensors=[ParallelFlow_lost_runs],
+)

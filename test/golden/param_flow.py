@@ -29,10 +29,16 @@ from pydantic import Field
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -109,6 +115,11 @@ FLOW = FlowInfo(
     },
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("ParamFlow",),
+        artifacts=("message", "seen"),
+        group="ParamFlow",
+    ),
 )
 
 
@@ -161,4 +172,8 @@ def ParamFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "ParamFlow")
 
 
-defs = Definitions(jobs=[ParamFlow], sensors=[ParamFlow_lost_runs])
+defs = Definitions(
+    jobs=[ParamFlow],
+    assets=flow_assets(FLOW),
+    sensors=[ParamFlow_lost_runs],
+)

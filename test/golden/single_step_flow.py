@@ -24,10 +24,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -95,6 +101,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("SingleStepFlow",),
+        artifacts=("answer",),
+        group="SingleStepFlow",
+    ),
 )
 
 
@@ -127,4 +138,8 @@ def SingleStepFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "SingleStepFlow")
 
 
-defs = Definitions(jobs=[SingleStepFlow], sensors=[SingleStepFlow_lost_runs])
+defs = Definitions(
+    jobs=[SingleStepFlow],
+    assets=flow_assets(FLOW),
+    sensors=[SingleStepFlow_lost_runs],
+)

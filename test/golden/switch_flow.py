@@ -30,10 +30,16 @@ from pydantic import Field
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -111,6 +117,11 @@ FLOW = FlowInfo(
     parameters={"kind": "str"},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("SwitchFlow",),
+        artifacts=("result", "route", "size"),
+        group="SwitchFlow",
+    ),
 )
 
 
@@ -197,4 +208,8 @@ def SwitchFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "SwitchFlow")
 
 
-defs = Definitions(jobs=[SwitchFlow], sensors=[SwitchFlow_lost_runs])
+defs = Definitions(
+    jobs=[SwitchFlow],
+    assets=flow_assets(FLOW),
+    sensors=[SwitchFlow_lost_runs],
+)

@@ -30,10 +30,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -114,6 +120,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("SwitchInForeachFlow",),
+        artifacts=("outs",),
+        group="SwitchInForeachFlow",
+    ),
 )
 
 
@@ -192,4 +203,8 @@ def SwitchInForeachFlow_lost_runs(context: SensorEvaluationContext) -> SensorRes
     return lost_runs(context, FLOW, "SwitchInForeachFlow")
 
 
-defs = Definitions(jobs=[SwitchInForeachFlow], sensors=[SwitchInForeachFlow_lost_runs])
+defs = Definitions(
+    jobs=[SwitchInForeachFlow],
+    assets=flow_assets(FLOW),
+    sensors=[SwitchInForeachFlow_lost_runs],
+)

@@ -29,10 +29,16 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -109,6 +115,11 @@ FLOW = FlowInfo(
     parameters={},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("TripleForeachFlow",),
+        artifacts=("labels",),
+        group="TripleForeachFlow",
+    ),
 )
 
 
@@ -252,4 +263,8 @@ def TripleForeachFlow_lost_runs(context: SensorEvaluationContext) -> SensorResul
     return lost_runs(context, FLOW, "TripleForeachFlow")
 
 
-defs = Definitions(jobs=[TripleForeachFlow], sensors=[TripleForeachFlow_lost_runs])
+defs = Definitions(
+    jobs=[TripleForeachFlow],
+    assets=flow_assets(FLOW),
+    sensors=[TripleForeachFlow_lost_runs],
+)

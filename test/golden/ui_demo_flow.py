@@ -31,10 +31,16 @@ from pydantic import Field
 # runtime part model, embedded verbatim
 
 
+# runtime part errors, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 
 # runtime part cards, embedded verbatim
+
+
+# runtime part assets, embedded verbatim
 
 
 # runtime part interpreter, embedded verbatim
@@ -110,6 +116,11 @@ FLOW = FlowInfo(
     parameters={"repeat": "int", "sentence": "str"},
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
+    assets=FlowAssets(
+        key=("UiDemoFlow",),
+        artifacts=("greeting", "lengths"),
+        group="UiDemoFlow",
+    ),
 )
 
 
@@ -231,4 +242,8 @@ def UiDemoFlow_lost_runs(context: SensorEvaluationContext) -> SensorResult:
     return lost_runs(context, FLOW, "UiDemoFlow")
 
 
-defs = Definitions(jobs=[UiDemoFlow], sensors=[UiDemoFlow_lost_runs])
+defs = Definitions(
+    jobs=[UiDemoFlow],
+    assets=flow_assets(FLOW),
+    sensors=[UiDemoFlow_lost_runs],
+)

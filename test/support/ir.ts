@@ -139,6 +139,8 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       timeoutSeconds: null,
       doc: null,
       sourceLine: null,
+      assigns: [],
+      merges: null,
       ...node.step,
     };
   });
@@ -177,6 +179,7 @@ export function flowIR(graph: Record<string, NodeSpec>, options: FlowOptions = {
       maxLogSize: null,
       project: null,
       configs: {},
+      assets: { artifacts: null },
       ...options.deploy,
     },
     automation: { schedule: null, events: null, onFinish: null, ...options.automation },

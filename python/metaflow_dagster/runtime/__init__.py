@@ -19,6 +19,7 @@ PARTS = (
     "errors",
     "datastore",
     "cards",
+    "assets",
     "interpreter",
     "warm",
     "launcher",

@@ -75,6 +75,21 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
+class FlowAssets:
+    """The flow in Dagster's asset graph (assets.py): the flow's own asset, and one per
+    artifact of its end step, each a key of Dagster key parts."""
+
+    # [project, branch,] flow: each successful run materializes it.
+    key: tuple[str, ...]
+    # The end step's artifacts declared as assets, each keyed `key + (name,)`.
+    artifacts: tuple[str, ...]
+    # The Dagster asset group (the job's name).
+    group: str
+    # @trigger_on_finish: the upstream flows' own asset keys.
+    upstream: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
 class FlowInfo:
     """Everything baked into a generated file at `create` time."""
 
@@ -126,6 +141,8 @@ class FlowInfo:
     # finished, else on_error ones (exit_hooks.py). In declaration order.
     exit_hooks_on_success: tuple[str, ...] = ()
     exit_hooks_on_error: tuple[str, ...] = ()
+    # The flow's assets; None: none (`--no-assets`).
+    assets: FlowAssets | None = None
 
     @property
     def flow_dir(self) -> str:

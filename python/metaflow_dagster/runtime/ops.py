@@ -5,6 +5,7 @@ from typing import Any
 
 from dagster import DynamicOutput, Failure, MetadataValue, OpExecutionContext, Output
 
+from .assets import report_assets
 from .cards import _card_metadata
 from .datastore import _chosen_step, _done_attempt, _num_splits, _task_metadata
 from .model import GUARD_OUTPUT, NOT_TAKEN, FlowInfo, TaskResult
@@ -45,6 +46,8 @@ def run_step(
     metadata = _task_metadata(flow, result, step)
     metadata.update(_card_metadata(context, flow, result, step))
     context.add_output_metadata(metadata, output_name="result")
+    if step == flow.end_step:
+        report_assets(context, flow, result)
     return result.input_path
 
 

@@ -37,6 +37,7 @@ export function renderAutomation(job: string, plan: AutomationPlan, w: Writer): 
   }
   for (const sensor of plan.sensors) sensorDef(w, job, sensor);
   const kwargs: [string, PyValue][] = [["jobs", [pyRaw(job)]]];
+  if (plan.assets !== null) kwargs.push(["assets", pyCall(plan.assets, [pyRaw("FLOW")])]);
   if (schedule !== null) kwargs.push(["schedules", [pyRaw(schedule.attr)]]);
   if (plan.sensors.length > 0) kwargs.push(["sensors", plan.sensors.map((s) => pyRaw(s.attr))]);
   w.blank(2);

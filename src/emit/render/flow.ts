@@ -43,6 +43,16 @@ function optional(flow: FlowInfoPlan): [string, PyValue][] {
   }
   if (flow.exitHooksOnSuccess.length > 0) kwargs.push(["exit_hooks_on_success", pyTuple(flow.exitHooksOnSuccess)]);
   if (flow.exitHooksOnError.length > 0) kwargs.push(["exit_hooks_on_error", pyTuple(flow.exitHooksOnError)]);
+  if (flow.assets !== null) {
+    const a = flow.assets;
+    const assets: [string, PyValue][] = [
+      ["key", pyTuple(a.key)],
+      ["artifacts", pyTuple(a.artifacts)],
+      ["group", a.group],
+    ];
+    if (a.upstream.length > 0) assets.push(["upstream", pyTuple(a.upstream.map((k) => pyTuple(k)))]);
+    kwargs.push(["assets", pyCall("FlowAssets", [], assets)]);
+  }
   return kwargs;
 }
 
