@@ -185,3 +185,44 @@ def test_include_file_default_is_stored_at_create_and_a_path_is_read_at_launch(
     )
     run = read_run(flow_dir, run_pathspec(result))
     assert artifacts(run, "start")[0]["rows"] == [["x"]]
+
+
+def test_json_text_has_one_meaning_in_launchpad_cli_and_native(flow_dir: Path) -> None:
+    """A string in a JSON field is JSON text, as `--config-blob` takes it natively; a
+    structured value (YAML in the launchpad) is the value itself."""
+    flow, module = compile_flow("param_flow.py", flow_dir)
+    text = '{"k": [1, null], "s": "text"}'
+    native = read_run(flow_dir, native_run(flow, "--who", "Ada", "--config-blob", text))
+    expected = artifacts(native, "start")[0]["seen"]["config_blob"]
+    assert expected == {"k": [1, None], "s": "text"}
+    for value in (text, json.loads(text)):
+        config = {"who": "Ada", "config-blob": value}
+        result = module.ParamFlow.execute_in_process(
+            run_config={"ops": {"op_start": {"config": config}}}
+        )
+        assert result.success
+        seen = artifacts(read_run(flow_dir, run_pathspec(result)), "start")[0]["seen"]
+        assert seen["config_blob"] == expected
+    # A JSON string, quoted as Metaflow's CLI wants it.
+    result = module.ParamFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": {"who": "A", "config-blob": '"x"'}}}}
+    )
+    seen = artifacts(read_run(flow_dir, run_pathspec(result)), "start")[0]["seen"]
+    assert seen["config_blob"] == "x"
+    # What `--config-blob` refuses is refused before Metaflow's init runs.
+    config = {"who": "A", "config-blob": "not json"}
+    result = module.ParamFlow.execute_in_process(
+        run_config={"ops": {"op_start": {"config": config}}}, raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "'config-blob' of ParamFlow takes JSON" in message
+    assert "'not json' is not JSON text" in message
+    logged = [
+        e.message for e in result.all_events if (e.message or "").startswith("Running:")
+    ]
+    assert not any(" init " in m for m in logged)
+    # The launchpad says so under the field.
+    field = config_schema_fields(module)["config-blob"]
+    assert "a string of JSON text, as `--config-blob` takes it" in field.description

@@ -80,10 +80,10 @@ def _parameter_values(obj: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         is_json = param.kwargs.get("type") == JSONType
         if isinstance(value, DelayedEvaluationParameter):
             value = value(return_str=True)
-            if is_json:
-                value = json.loads(value)
-        # Start-op config holds JSON parameters decoded (click already parsed the
-        # text); the runtime encodes them once for Metaflow's `init`.
+        elif is_json:
+            # Click parsed the text; the start op's config takes JSON as text (a
+            # string there is JSON text, as in the launchpad): the same value.
+            value = json.dumps(value)
         if not is_json and not isinstance(value, (str, int, float, bool)):
             value = str(value)
         values[param.name] = value

@@ -15,6 +15,11 @@ const ANNOTATION: Record<ParameterIR["type"], string> = {
 };
 
 function fieldDefault(param: ParameterIR): FieldDefault {
+  if (param.hasDefault && param.type === "json" && typeof param.default === "string") {
+    // A string in a JSON field is JSON text (runtime: parameter_env): a default that
+    // is a JSON string is written as its text, so it reads back as itself.
+    return { kind: "value", value: param.defaultText ?? JSON.stringify(param.default) };
+  }
   if (param.hasDefault) {
     if (param.type === "float" && typeof param.default === "number") return { kind: "float", value: param.default };
     if (param.defaultText !== null) return { kind: "jsonText", text: param.defaultText };
@@ -33,8 +38,16 @@ function field(name: string, param: ParameterIR): ConfigField {
     parameter: param.name,
     annotation: optional && !param.hasDefault && base !== ANY ? `${base} | None` : base,
     default: fieldDefault(param),
-    description: param.help,
+    description: param.type === "json" ? jsonHelp(param) : param.help,
   };
+}
+
+/** What a JSON field takes, after the parameter's own help: one meaning everywhere. */
+function jsonHelp(param: ParameterIR): string {
+  const what =
+    `JSON: a value (a mapping, a list, a number...) or a string of JSON text, as ` +
+    `\`--${param.name}\` takes it ('{"a": 1}'; '"text"' for a string).`;
+  return param.help === null ? what : `${param.help}\n\n${what}`;
 }
 
 export function planConfigClass(ir: FlowIR, names: NamePlan["config"]): ConfigPlan | null {

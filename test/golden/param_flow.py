@@ -126,7 +126,11 @@ FLOW = FlowInfo(
 class StartConfig(Config):
     """Parameters of the Metaflow flow ParamFlow."""
 
-    config_blob: Any = Field(default={"a": [1, None]}, alias="config-blob")
+    config_blob: Any = Field(
+        default={"a": [1, None]},
+        alias="config-blob",
+        description="JSON: a value (a mapping, a list, a number...) or a string of JSON text, as `--config-blob` takes it ('{\"a\": 1}'; '\"text\"' for a string).",
+    )
     count: int = Field(default=3, description="How many times.\nA second line of help.")
     greeting: str = Field(default="hello", description="How to greet.")
     klass: str = Field(default="k", alias="class", description='A "keyword" name')

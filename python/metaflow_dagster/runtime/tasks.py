@@ -296,8 +296,7 @@ def parameter_env(flow: FlowInfo, params: Mapping[str, Any]) -> dict[str, str]:
         if value is None:
             continue
         if kind == "json":
-            # Values arrive decoded (a JSON string parameter is a str): encode all.
-            text = json.dumps(value)
+            text = _json_text(flow, name, value)
         elif kind == "float":
             text = repr(float(value))
         elif kind == "bool":
@@ -308,6 +307,24 @@ def parameter_env(flow: FlowInfo, params: Mapping[str, Any]) -> dict[str, str]:
         _check_passable(flow, name, variable, text)
         env[variable] = text
     return env
+
+
+def _json_text(flow: FlowInfo, name: str, value: Any) -> str:
+    """A JSON parameter's text for `init`. A string is JSON text, as Metaflow's CLI
+    takes it (`--p '{"a": 1}'`, `--p '"text"'`), whether typed in the launchpad or
+    passed by `dagster trigger` or the Deployer; any other value is the value."""
+    if not isinstance(value, str):
+        return json.dumps(value)
+    try:
+        json.loads(value)
+    except ValueError as exc:
+        raise Failure(
+            description=f"Parameter {name!r} of {flow.name} takes JSON, and {value!r} "
+            f"is not JSON text ({exc}); Metaflow's `--{name}` would refuse it too. "
+            "A string value is written with its quotes: '\"text\"'.",
+            allow_retries=False,
+        ) from None
+    return value
 
 
 # Linux's MAX_ARG_STRLEN: no single environment string ("NAME=value" and its NUL) may be
