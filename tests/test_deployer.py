@@ -282,3 +282,38 @@ def test_triggered_run_is_none_until_the_run_records_in_a_new_directory(
         # Never leave the background run waiting, even when an assertion failed.
         (tmp_path / "go").touch()
         triggered.wait_for_completion(check_interval=1, timeout=RUN_TIMEOUT)
+
+
+@pytest.mark.timeout(600)
+def test_from_deployment_by_name_without_a_webserver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no webserver answers, `from_deployment(<job name>)` finds the job among
+    those `create` recorded in $DAGSTER_HOME (as Argo's finds a deployment by name in
+    its cluster), and the run it triggers is launched in the background there."""
+    flow = tmp_path / "typed_flow.py"
+    flow.write_text(TYPED_FLOW)
+    home = dagster_home(tmp_path)
+    env = {
+        "DAGSTER_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "DAGSTER_HOME": str(home),
+    }
+    dagster = Deployer(str(flow), show_output=False, cwd=str(tmp_path), env=env)
+    dagster.dagster().create(name="typed_job", output=str(tmp_path / "typed_defs.py"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    deployed = DeployedFlow.from_dagster("typed_job")
+    assert (deployed.name, deployed.flow_name) == ("typed_job", "TypedFlow")
+    triggered = deployed.trigger(needed="yes")
+    final = triggered.wait_for_completion(check_interval=1, timeout=RUN_TIMEOUT)
+    assert final == "SUCCEEDED"
+    seen = triggered.run["start"].task.data.seen
+    assert seen["needed"] == "yes" and seen["blob"] == {"a": 1}
+    # Another instance knows nothing of it.
+    (tmp_path / "other").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(tmp_path / "other")))
+    with pytest.raises(Exception, match="recorded no such job"):
+        DeployedFlow.from_dagster("typed_job")

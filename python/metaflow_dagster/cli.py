@@ -236,6 +236,9 @@ def create(
     except CompilerFailed as exc:
         raise DagsterCompileError(str(exc)) from None
     write_atomically(output, compiled.source)
+    from .launch import record_deployment
+
+    record_deployment(compiled.job_name, output, obj.flow.name)
     if deployer_attribute_file:
         from .launch import local_metadata
 

@@ -231,8 +231,9 @@ class DagsterDeployedFlow(DeployedFlow):
         ----------
         identifier : str
             The job name, looked up on the Dagster webserver at $DAGSTER_URL (default
-            http://127.0.0.1:3000); or the path of a generated definitions file,
-            optionally followed by `:<job name>`.
+            http://127.0.0.1:3000), or where none answers, among the jobs
+            `dagster create` recorded in $DAGSTER_HOME; or the path of a generated
+            definitions file, optionally followed by `:<job name>`.
         metadata : str, optional, default None
             Metaflow metadata of the flow's runs (default: the current one).
 
@@ -338,9 +339,14 @@ def _find_job(identifier: str) -> launch.JobInfo:
             return launch.pick_job(launch.jobs_in_file(path), name or None, path)
         webserver = launch.Webserver()
         if not webserver.answers():
+            # As `create` recorded it in this instance ($DAGSTER_HOME).
+            file = launch.recorded_file(identifier)
+            if file is not None:
+                return launch.pick_job(launch.jobs_in_file(file), identifier, file)
             raise DagsterDeploymentNotFound(
                 f"No Dagster webserver answers at {webserver.url} to look up job "
-                f"{identifier!r}: set {launch.URL_ENV}, or pass the path of the "
+                f"{identifier!r}, and `dagster create` recorded no such job in "
+                f"$DAGSTER_HOME: set {launch.URL_ENV}, or pass the path of the "
                 "generated file."
             )
         jobs = [j for j in webserver.jobs() if j.name == identifier]

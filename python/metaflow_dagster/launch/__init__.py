@@ -11,7 +11,8 @@ Two ways to launch a run:
   (`background.py`, started as `python -m metaflow_dagster.launch ...`).
 
 The rooms, lowest first (each imports only from rooms above it in this list):
-`state` (run ids, tags, RunState, LaunchError), `jobs` (the generated file: its jobs,
+`registry` (the jobs `create` wrote, by name), `state` (run ids, tags, RunState,
+LaunchError), `jobs` (the generated file: its jobs,
 parameters and run config), `webserver` (the GraphQL client), `background` (the
 detached process), `runs` (the `Runs` facade the CLI and the Deployer call).
 
@@ -30,6 +31,7 @@ from .jobs import (
     pick_job,
     run_config,
 )
+from .registry import record_deployment, recorded_file
 from .runs import Runs, wait_until
 from .state import (
     FINISHED,
@@ -47,6 +49,8 @@ __all__ = [
     "FINISHED",
     "URL_ENV",
     "JobInfo",
+    "record_deployment",
+    "recorded_file",
     "LaunchError",
     "Launched",
     "ParamSpec",
