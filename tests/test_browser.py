@@ -4,7 +4,8 @@ Compiles examples/ui_demo_flow.py, serves it with `dagster dev` (webserver and d
 so a run launched from the UI is dequeued and executed), and drives Debian's chromium
 with playwright-core through test/browser/ui.mjs, which checks the job graph, the
 launchpad's parameter config, a run launched from the launchpad, its logs, an op's
-output metadata and its stdout, taking a screenshot of each.
+output metadata and its stdout, the flow's assets in their group's lineage and an
+artifact's materialized value, taking a screenshot of each.
 
 Needs /usr/bin/chromium (scripts/install_chromium.sh) and node_modules (npm ci).
 With UPDATE_SCREENSHOTS=1 the screenshots also replace docs/images/*.png.
@@ -37,6 +38,8 @@ SCREENSHOTS = (
     "06_op_metadata.png",
     "07_run_logs.png",
     "07b_step_stdout.png",
+    "08_asset_lineage.png",
+    "08b_asset_value.png",
 )
 DEFS = "ui_demo_flow_dagster.py"
 SERVER_START_TIMEOUT = 120.0
@@ -73,6 +76,11 @@ SPEC = {
     "artifacts": ["repeat", "sentence", "words"],
     "stdoutText": f"start: {len(WORDS)} words in '{' '.join(WORDS)}'",
     "runTimeoutSeconds": RUN_TIMEOUT,
+    # The flow's asset and its end step's artifacts, and a value shown inline.
+    "assetGroup": "UiDemoFlow",
+    "assetNames": ["UiDemoFlow", "greeting", "lengths"],
+    "valueAsset": ["UiDemoFlow", "greeting"],
+    "assetValue": "'HELLO HELLO'",
 }
 
 

@@ -43,6 +43,10 @@ import { chromium } from "playwright-core";
  * @property {string[]} artifacts Artifact names that op's metadata must list.
  * @property {string} stdoutText Text that op's stdout must show.
  * @property {number} runTimeoutSeconds
+ * @property {string} assetGroup The flow's asset group (the job's name).
+ * @property {string[]} assetNames Assets the group's lineage must show (last key part).
+ * @property {string[]} valueAsset An artifact's asset key, whose page shows its value.
+ * @property {string} assetValue The value (its repr) that page must show.
  * @property {string} outDir Where the screenshots go.
  */
 
@@ -359,6 +363,31 @@ async function checkStdout(page, spec) {
   await screenshot(page, spec, "07b_step_stdout.png");
 }
 
+/**
+ * 7. The flow's assets: the asset group's lineage shows the flow and its end step's
+ * artifacts; an artifact's page shows the value the run materialized.
+ * @param {import("playwright-core").Page} page
+ * @param {Spec} spec
+ */
+async function checkAssets(page, spec) {
+  const url = `${spec.baseUrl}/locations/${encodeURIComponent(spec.location)}/asset-groups/${encodeURIComponent(spec.assetGroup)}`;
+  await page.goto(url);
+  for (const name of spec.assetNames) {
+    await expectVisible(
+      page.getByText(name, { exact: true }).filter({ visible: true }).first(),
+      `the asset group at ${url} does not show the asset ${name}`,
+    );
+  }
+  await screenshot(page, spec, "08_asset_lineage.png");
+  const assetUrl = `${spec.baseUrl}/assets/${spec.valueAsset.map(encodeURIComponent).join("/")}`;
+  await page.goto(assetUrl);
+  await expectVisible(
+    page.getByText(spec.assetValue).filter({ visible: true }).first(),
+    `the asset page ${assetUrl} does not show the materialized value ${spec.assetValue}`,
+  );
+  await screenshot(page, spec, "08b_asset_value.png");
+}
+
 async function main() {
   const specPath = process.argv[2];
   if (specPath === undefined) {
@@ -423,6 +452,7 @@ async function main() {
     await stage("run_logs", () => checkLogs(page, spec, runId));
     await stage("op_metadata", () => checkMetadata(page, spec, runId));
     await stage("step_stdout", () => checkStdout(page, spec));
+    await stage("assets", () => checkAssets(page, spec));
     console.log(`[ui] run ${runId}: all checks passed`);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
