@@ -38,11 +38,14 @@ from conftest import (
 
 @pytest.fixture
 def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """The deployment, serving `cluster_flow.py` compiled with the `create` options of
-    the test's `create_options` mark (none: the default, thread executor)."""
+    """The deployment, serving `cluster_flow.py` (or the flow of the test's
+    `cluster_flow` mark) compiled with the `create` options of the test's
+    `create_options` mark (none: the default, thread executor)."""
     mark = request.node.get_closest_marker("create_options")
     options: tuple[str, ...] = tuple(mark.args) if mark else ()
-    with running_cluster(tmp_path, FLOWS / "cluster_flow.py", options) as cluster:
+    flow = request.node.get_closest_marker("cluster_flow")
+    name = flow.args[0] if flow else "cluster_flow.py"
+    with running_cluster(tmp_path, FLOWS / name, options) as cluster:
         yield cluster
 
 
@@ -211,6 +214,25 @@ def test_ops_on_celery_workers_match_native(cluster: Cluster) -> None:
     # Every op ran as a Celery task, on one worker or the other.
     logs = "".join(w.log.read_text(errors="replace") for w in cluster.workers)
     assert logs.count("Task execute_plan[") >= 10, cluster.logs()
+
+
+@pytest.mark.create_options("--executor", "celery")
+@pytest.mark.cluster_flow("cluster_retry_flow.py")
+def test_retries_and_timeouts_of_celery_ops_match_native(cluster: Cluster) -> None:
+    """A failed attempt is retried as a new Celery task, maybe on the other worker, as
+    its next Metaflow attempt; Metaflow's @timeout stops a hung one likewise."""
+    flow = cluster.code / "cluster_retry_flow.py"
+    run_id = cluster.launch("ClusterRetryFlow", CELERY_RUN_CONFIG)
+    assert cluster.wait(run_id, within=300) == "SUCCESS", cluster.logs()
+    ours = read_run(cluster.code, f"ClusterRetryFlow/dagster-{run_id}", env=cluster.env)
+    native = read_run(cluster.code, native_run_with(flow, cluster.env), env=cluster.env)
+    assert comparable(ours) == comparable(native)
+    [join] = ours["steps"]["join"]
+    assert join["artifacts"] == {"values": [10, 20], "attempts": [0, 1]}
+    [slow] = ours["steps"]["slow"]
+    assert (slow["attempt"], slow["artifacts"]["slow_attempt"]) == (1, 1)
+    attempts = {t["attempt"] for t in ours["steps"]["body"]}
+    assert attempts == {0, 1}
 
 
 @pytest.mark.create_options("--executor", "celery")
