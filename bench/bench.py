@@ -573,6 +573,10 @@ def summarize(records: list[dict[str, Any]], flows: list[Flow], runners: list[st
                 "wall_min_s": min((r["wall_s"] for r in ok), default=None),
                 "wall_max_s": max((r["wall_s"] for r in ok), default=None),
                 "cpu_s": med([r["cpu_s"] for r in ok if r.get("cpu_s") is not None]),
+                # CPU ÷ wall: how many cores the runner kept busy on average.
+                "cores_used": med(
+                    [r["cpu_s"] / r["wall_s"] for r in ok if r.get("cpu_s")]
+                ),
                 "run_s": med([r["run_s"] for r in ok if r.get("run_s") is not None]),
                 "peak_rss_mb": med([r["peak_rss_mb"] for r in ok]),
                 "peak_procs": med([r["peak_procs"] for r in ok]),
@@ -675,7 +679,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Machine",
         "",
-        f"- CPU: {facts['cpu_model']}, {facts['cores']} cores; "
+        f"- CPU: {facts['cpu_model']}, {facts['cores']} cores "
+        f"({facts.get('cores_allowed', facts['cores'])} allowed to this run); "
         f"memory {facts['memory_gb']} GiB; {facts['os']}",
         f"- Python: {facts['python']}",
         f"- ours: metaflow-dagster {facts['ours_version']} (git {facts['git']}; "
@@ -705,12 +710,14 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "CPU s: user + system time of the whole process tree (the larger of "
         "RUSAGE_CHILDREN and the sum of /proc samples, which also sees processes "
-        "nobody reaps, such as a fork server's children).",
+        "nobody reaps, such as a fork server's children). Cores used: CPU s ÷ wall "
+        "s, the cores the runner kept busy on average (bench/README.md: what limits "
+        "each runner's parallelism).",
         "",
         "| flow | runner | status | wall s | min–max | wall × native "
-        "| wall ours/pub | CPU s | CPU × native | CPU ours/pub | peak RSS MiB "
-        "| peak procs | Dagster run s | run × native |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| wall ours/pub | CPU s | CPU × native | CPU ours/pub | cores used "
+        "| peak RSS MiB | peak procs | Dagster run s | run × native |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["summary"]:
         spread = (
@@ -729,6 +736,7 @@ def markdown(results: dict[str, Any]) -> str:
             fmt(row["cpu_s"]),
             fmt(row.get("cpu_ratio_native"), "{:.2f}"),
             fmt(row.get("cpu_ratio_pub"), "{:.2f}"),
+            fmt(row.get("cores_used"), "{:.2f}"),
             fmt(row["peak_rss_mb"], "{:.0f}"),
             fmt(row["peak_procs"], "{:.0f}"),
             fmt(row.get("run_s")),
@@ -850,6 +858,8 @@ def machine_facts() -> dict[str, Any]:
     return {
         "cpu_model": model,
         "cores": os.cpu_count(),
+        # What this invocation may use (`taskset -c 0 bash bench/run.sh` gives 1).
+        "cores_allowed": len(os.sched_getaffinity(0)),
         "memory_gb": round(mem, 1),
         "os": f"{platform.system()} {platform.release()}",
         "python": ours["python"],
