@@ -65,6 +65,16 @@ def test_end_artifacts_are_assets_as_a_native_run_holds_them(
         assert set(meta["artifacts"]) == artifacts
         run = read_run(flow_dir, pathspec)
         [end] = run["steps"]["end"]
+        # Each op's output links its task in the Metaflow UI too.
+        [output] = [
+            entry.dagster_event.event_specific_data.metadata
+            for entry in instance.all_logs(flow_event.run_id)
+            if entry.dagster_event is not None
+            and entry.dagster_event.event_type_value == "STEP_OUTPUT"
+            and entry.dagster_event.step_key == "op_end"
+        ]
+        task_link = f"http://mf-ui.test/{pathspec}/end/{end['id']}"
+        assert output["metaflow ui"].value == task_link
         for name in artifacts:
             [event] = _materializations(instance, AssetKey(["ForeachFlow", name]))
             assert event.run_id == flow_event.run_id

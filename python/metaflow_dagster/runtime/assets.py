@@ -20,7 +20,7 @@ from dagster import (
     OpExecutionContext,
 )
 
-from .datastore import _task_datastore, import_metaflow
+from .datastore import _task_datastore, metaflow_ui_link
 from .model import FlowInfo, TaskResult
 
 # Artifacts this small (pickled) are loaded to show their value inline; larger ones
@@ -75,7 +75,7 @@ def report_assets(
         "metaflow run": MetadataValue.text(f"{flow.name}/{run_id}"),
         "metaflow pathspec": MetadataValue.text(pathspec),
     }
-    link = _ui_link(flow, run_id)
+    link = metaflow_ui_link(f"{flow.name}/{run_id}")
     if link is not None:
         where["metaflow ui"] = MetadataValue.url(link)
     held = sorted(n for n in info if not n.startswith("_") and n != "name")
@@ -126,14 +126,3 @@ def _type_name(recorded: str) -> str:
     if recorded.startswith("<class '") and recorded.endswith("'>"):
         return recorded[len("<class '") : -2]
     return recorded
-
-
-def _ui_link(flow: FlowInfo, run_id: str) -> str | None:
-    """The run in the Metaflow UI, when its address is configured (METAFLOW_UI_URL),
-    as Metaflow's Argo Workflows integration links it."""
-    import_metaflow()
-    from metaflow.metaflow_config import UI_URL
-
-    if not UI_URL:
-        return None
-    return f"{UI_URL.rstrip('/')}/{flow.name}/{run_id}"

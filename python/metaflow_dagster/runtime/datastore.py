@@ -328,9 +328,22 @@ def _task_metadata(flow: FlowInfo, result: TaskResult, step: str) -> dict[str, A
     snippet += f"task = Task({pathspec!r}, attempt={result.attempt})\n"
     for name in names:
         snippet += f"task[{name!r}].data\n"
-    return {
+    metadata = {
         "metaflow pathspec": MetadataValue.text(pathspec),
         "attempt": result.attempt,
         "artifacts": MetadataValue.json(names),
         "retrieve": MetadataValue.md(f"```python\n{snippet}```"),
     }
+    link = metaflow_ui_link(pathspec)
+    if link is not None:
+        metadata["metaflow ui"] = MetadataValue.url(link)
+    return metadata
+
+
+def metaflow_ui_link(pathspec: str) -> str | None:
+    """A run or task in the Metaflow UI (`<UI>/<flow>/<run>[/<step>/<task>]`), when its
+    address is configured (METAFLOW_UI_URL), as Metaflow's Argo integration links it."""
+    import_metaflow()
+    from metaflow.metaflow_config import UI_URL
+
+    return f"{UI_URL.rstrip('/')}/{pathspec}" if UI_URL else None
