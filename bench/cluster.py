@@ -2,7 +2,7 @@
 executor, under dagster-celery's executor (ops on 2 workers) and under dagster-celery's
 run launcher (whole runs on 2 workers), in one invocation (issue #14, part 5).
 
-    .venv/bin/python bench/cluster.py [--reps N] [--out DIR]
+    .venv/bin/python bench/cluster.py [--reps N] [--out DIR] [--runners a,b]
 
 Every runner uses the same services (tests/cluster.py: PostgreSQL, Redis, moto's S3
 server as Metaflow's datastore) and 4 slots: native `run --max-workers 4`, the thread
@@ -91,18 +91,27 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--out", default=str(BENCH / "results" / "cluster"))
+    parser.add_argument(
+        "--runners",
+        default="threads,celery-executor,celery-launcher",
+        help="which Dagster runners, comma-separated (native always runs)",
+    )
     opts = parser.parse_args(argv)
+    chosen = set(opts.runners.split(","))
     walls: dict[str, list[float]] = {}
     facts = machine()
     setups = [
-        # (runner, instance, create options, run config)
-        ("threads (one machine)", OPS_ON_WORKERS, ("--max-workers", str(SLOTS)), {}),
-        ("celery executor (2 workers)", OPS_ON_WORKERS, ("--executor", "celery"),
-         CELERY_RUN_CONFIG),
-        ("celery run launcher (2 workers)", WHOLE_RUNS, ("--max-workers", str(SLOTS)),
-         {}),
+        # (key, runner, instance, create options, run config)
+        ("threads", "threads (one machine)", OPS_ON_WORKERS,
+         ("--max-workers", str(SLOTS)), {}),
+        ("celery-executor", "celery executor (2 workers)", OPS_ON_WORKERS,
+         ("--executor", "celery"), CELERY_RUN_CONFIG),
+        ("celery-launcher", "celery run launcher (2 workers)", WHOLE_RUNS,
+         ("--max-workers", str(SLOTS)), {}),
     ]  # fmt: skip
-    for runner, instance, options, run_config in setups:
+    for key, runner, instance, options, run_config in setups:
+        if key not in chosen:
+            continue
         with (
             tempfile.TemporaryDirectory(prefix="mfd-bench-cluster-") as root,
             running_cluster(Path(root), FLOW, options, instance) as cluster,
