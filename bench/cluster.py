@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +38,9 @@ from cluster import (  # noqa: E402
     Cluster,
     running_cluster,
 )
+
+sys.path.insert(0, str(BENCH))
+from machine import machine  # noqa: E402
 
 FLOW = BENCH / "flows" / "foreach100.py"
 JOB = "Foreach100Flow"
@@ -70,21 +71,6 @@ def timed_native(cluster: Cluster) -> float:
         args, cwd=flow.parent, env=cluster.env, check=True, capture_output=True
     )
     return time.monotonic() - start
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_before": os.getloadavg(),
-    }
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -34,6 +33,9 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from services import LAUNCH, STATUSES, GraphQL  # noqa: E402
+
+sys.path.insert(0, str(BENCH))
+from machine import machine  # noqa: E402
 
 TRIVIAL = """
 from dagster import Definitions, In, Nothing, in_process_executor, job, op
@@ -161,21 +163,6 @@ def milestones(instance: Any, run_id: str, sent: float) -> dict[str, float | Non
         ):
             found["first_task"] = at
     return found
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_before": os.getloadavg(),
-    }
 
 
 def main(argv: list[str]) -> int:
