@@ -88,9 +88,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(work: Path, home: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(
+    work: Path, home: Path, port: int, files: list[str] = LOCATIONS
+) -> subprocess.Popen[bytes]:
+    """`dagster dev -f <files>` in `work`, once every location loaded."""
     args = [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)]
-    for file in LOCATIONS:
+    for file in files:
         args += ["-f", file]
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     log = (work / "dagster_dev.log").open("wb")
@@ -105,7 +108,7 @@ def serve(work: Path, home: Path, port: int) -> subprocess.Popen[bytes]:
             reply = graphql("{ workspaceOrError { ... on Workspace { locationEntries "
                             "{ name loadStatus } } } }")  # fmt: skip
             entries = reply["workspaceOrError"]["locationEntries"]
-            if len(entries) == len(LOCATIONS) and all(
+            if len(entries) == len(files) and all(
                 e["loadStatus"] == "LOADED" for e in entries
             ):
                 return proc
