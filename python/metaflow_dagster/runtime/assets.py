@@ -20,7 +20,7 @@ from dagster import (
     OpExecutionContext,
 )
 
-from .datastore import _task_datastore, metaflow_ui_link
+from .datastore import _task_datastore, metaflow_ui_link, user_artifacts
 from .model import FlowInfo, TaskResult
 
 # Artifacts this small (pickled) are loaded to show their value inline; larger ones
@@ -78,7 +78,7 @@ def report_assets(
     link = metaflow_ui_link(f"{flow.name}/{run_id}")
     if link is not None:
         where["metaflow ui"] = MetadataValue.url(link)
-    held = sorted(n for n in info if not n.startswith("_") and n != "name")
+    held = user_artifacts(info)
     context.log_event(
         AssetMaterialization(
             AssetKey(list(assets.key)),

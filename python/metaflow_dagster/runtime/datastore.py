@@ -4,7 +4,7 @@ import contextlib
 import importlib
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from dagster import Failure, MetadataValue, OpExecutionContext
@@ -321,9 +321,7 @@ def _save_logs_quietly(
 def _task_metadata(flow: FlowInfo, result: TaskResult, step: str) -> dict[str, Any]:
     """Dagster metadata for a task: where it is and what it stored (names only)."""
     pathspec = f"{flow.name}/{result.input_path}"
-    # `name` is the flow name Metaflow stores in every task, not a user artifact.
-    stored = _task_datastore(flow, result, step)
-    names = sorted(n for n in stored if not n.startswith("_") and n != "name")
+    names = user_artifacts(_task_datastore(flow, result, step))
     snippet = "from metaflow import Task\n\n"
     snippet += f"task = Task({pathspec!r}, attempt={result.attempt})\n"
     for name in names:
@@ -338,6 +336,12 @@ def _task_metadata(flow: FlowInfo, result: TaskResult, step: str) -> dict[str, A
     if link is not None:
         metadata["metaflow ui"] = MetadataValue.url(link)
     return metadata
+
+
+def user_artifacts(names: Iterable[str]) -> list[str]:
+    """The user's artifacts among a task's, sorted: not Metaflow's own (`_...`, and
+    `name`, the flow name Metaflow stores in every task)."""
+    return sorted(n for n in names if not n.startswith("_") and n != "name")
 
 
 def metaflow_ui_link(pathspec: str) -> str | None:
