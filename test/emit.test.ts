@@ -440,17 +440,29 @@ describe("emitted Config", () => {
     const out = lines(source);
     const at = out.indexOf("class StartConfig(Config):");
     expect(at).toBeGreaterThan(0);
-    expect(out.slice(at, at + 10)).toEqual([
+    // A JSON field's help says what a string in it means (a parameter's own help first).
+    const jsonHelp = (name: string): string =>
+      `        description="JSON: a value (a mapping, a list, a number...) or a string of JSON text, ` +
+      `as \`--${name}\` takes it ('{\\"a\\": 1}'; '\\"text\\"' for a string).",`;
+    expect(out.slice(at, at + 18)).toEqual([
       "class StartConfig(Config):",
       '    """Parameters of the Metaflow flow TestFlow."""',
       "",
-      '    config_blob: Any = Field(default={"a": [1, None]}, alias="config-blob")',
+      "    config_blob: Any = Field(",
+      '        default={"a": [1, None]},',
+      '        alias="config-blob",',
+      jsonHelp("config-blob"),
+      "    )",
       `    klass: str = Field(default="k", alias="class", description='A "keyword" name')`,
       '    who: str = Field(description="Required.")',
       "    maybe: int | None = Field(default=None)",
-      "    blob: Any = Field(default=None)",
+      "    blob: Any = Field(",
+      "        default=None,",
+      jsonHelp("blob"),
+      "    )",
       "    ratio: float = Field(default=1.0)",
       "    flag: bool = Field(default=True)",
+      "",
     ]);
     expect(out).toContain("def op_start(context: OpExecutionContext, config: StartConfig) -> str:");
     expect(out).toContain('    return run_step(context, FLOW, "start", params=config.model_dump(by_alias=True))');
