@@ -6,15 +6,24 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import (
     compile_flow,
     copy_flow,
     create,
+    free_port,
     load_module,
     run_cli,
     run_pathspec,
@@ -86,8 +95,10 @@ def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
     assert set(cards) == {
         "card default",
         "card default link",
+        "card default served",
         "card x",
         "card x link",
+        "card x served",
         "open cards",
     }, cards
     task_dir = f"/CardFlow/runs/{run_id}/steps/report/tasks/{task_id('report')}/cards/"
@@ -106,21 +117,25 @@ def test_card_locations_in_op_metadata(flow_dir: Path) -> None:
     assert folder == flow_dir
     task = f"{run_id}/report/{task_id('report')}"
     base = ["python", flow.name, "--metadata=local", "--datastore=local", "card"]
-    assert commands == [  # by card type: blank, then default
+    assert commands == [  # the server, then by card type: blank, then default
+        [*base, "server"],
         [*base, "view", task, "--id", "x"],
         [*base, "get", task, "x.html", "--id", "x"],
         [*base, "view", task, "--type", "default"],
         [*base, "get", task, "default.html", "--type", "default"],
     ]
-    run_shown(folder, commands[1])
+    assert cards["card x served"].url == (
+        f"http://localhost:8324/card/CardFlow/{task}/{x.name[-37:-5]}"
+    )
+    run_shown(folder, commands[2])
     assert (folder / "x.html").read_text() == x.read_text()
 
     # One card: plain `card` keys, and the commands need no selector.
     start = card_entries(output_metadata(result, "op_start"))
-    assert set(start) == {"card", "card link", "open card"}, start
+    assert set(start) == {"card", "card link", "card served", "open card"}, start
     assert Path(start["card"].path).is_file()
     _, commands = shown_commands(start, "open card")
-    assert commands[0][-2:] == ["view", f"{run_id}/start/{task_id('start')}"]
+    assert commands[1][-2:] == ["view", f"{run_id}/start/{task_id('start')}"]
 
     # Cards that cannot be listed: a warning, no card metadata, and the op succeeds.
     stray = output_metadata(result, "op_stray")
@@ -155,6 +170,61 @@ def test_cards_attached_at_deploy_time(flow_dir: Path) -> None:
     assert result.success
     for op in ("op_start", "op_end"):
         cards = card_entries(output_metadata(result, op))
-        assert set(cards) == {"card", "card link", "open card"}, (op, cards)
+        assert set(cards) == {"card", "card link", "card served", "open card"}, (
+            op,
+            cards,
+        )
         path = Path(cards["card"].path)
         assert path.is_file() and path.name.startswith("default-"), path
+
+
+def test_cards_open_in_one_click_from_metaflow_s_card_server(
+    flow_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each card's `served` link, opened while the server the op's commands start is
+    up, answers with the very card the task stored (a browser refuses file:// links
+    from Dagster's http pages; these it follows)."""
+    port = free_port()
+    monkeypatch.setenv("METAFLOW_DAGSTER_CARD_SERVER", f"http://127.0.0.1:{port}")
+    _, module = compile_flow("card_flow.py", flow_dir)
+    result = module.CardFlow.execute_in_process(instance=DagsterInstance.ephemeral())
+    assert result.success
+    cards = card_entries(output_metadata(result, "op_report"))
+    folder, commands = shown_commands(cards, "open cards")
+    server = commands[0]
+    assert server[-3:] == ["server", "--port", str(port)], server
+    proc = subprocess.Popen(
+        [sys.executable, *server[1:]],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        for label in ("x", "default"):
+            url = cards[f"card {label} served"].url
+            assert url.startswith(f"http://127.0.0.1:{port}/card/CardFlow/"), url
+            served = fetch(url, proc)
+            assert served == Path(cards[f"card {label}"].path).read_text(), label
+        assert "hello card" in " ".join(
+            markdown_in_card(fetch(cards["card x served"].url, proc))
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def fetch(url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> str:
+    """GET `url` once the server answers (it imports Metaflow first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.read().decode("utf-8")
+        except (ConnectionError, urllib.error.URLError):
+            if server.poll() is not None:
+                assert server.stderr is not None
+                raise AssertionError(server.stderr.read().decode()) from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

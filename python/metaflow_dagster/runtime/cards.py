@@ -3,12 +3,21 @@
 import os
 import pathlib
 import shlex
+import urllib.parse
 from typing import Any
 
 from dagster import MetadataValue, OpExecutionContext
 
 from .datastore import datastore_root, nearest_local_dir
 from .model import FlowInfo, TaskResult
+
+# Where Metaflow's card viewer (`python flow.py card server`, port 8324 by default)
+# answers; the op links each card there, which opens in one click from Dagster's UI,
+# where a file:// link does not (browsers refuse those from an http page). Read when
+# the op runs, so one file serves every deployment.
+CARD_SERVER_VARIABLE = "METAFLOW_DAGSTER_CARD_SERVER"
+CARD_SERVER_PORT = 8324
+CARD_SERVER_DEFAULT = f"http://localhost:{CARD_SERVER_PORT}"
 
 # ---------------------------------------------------------------------------------
 # Cards: Metaflow renders a task's cards before the task exits (its @card decorators'
@@ -97,8 +106,10 @@ def _list_cards(flow: FlowInfo, pathspec: str) -> list[tuple[Any, str]]:
 def _describe_cards(
     flow: FlowInfo, result: TaskResult, cards: list[tuple[Any, str]]
 ) -> dict[str, Any]:
-    """Per card: its location (and a file:// link when local); then the commands."""
+    """Per card: its location (and a file:// link when local), its address on the card
+    server; then the commands."""
     metadata: dict[str, Any] = {}
+    server = os.environ.get(CARD_SERVER_VARIABLE) or CARD_SERVER_DEFAULT
     # Only what selects the metadata provider and the datastore: the card commands
     # read the task with the client, then its cards from the card datastore.
     selectors = [
@@ -109,8 +120,13 @@ def _describe_cards(
     if flow.datastore != "local" and flow.datastore_root is not None:
         selectors.append("--datastore-root=" + flow.datastore_root)
     base = ["python", os.path.basename(flow.flow_path), *selectors, "card"]
-    # A local card root is found from the working directory, as in the task.
-    commands = [shlex.join(["cd", flow.flow_dir])]
+    # A local card root is found from the working directory, as in the task. The
+    # server behind the `served` links comes first.
+    port = urllib.parse.urlsplit(server).port
+    serve = [*base, "server"]
+    if port is not None and port != CARD_SERVER_PORT:
+        serve += ["--port", str(port)]
+    commands = [shlex.join(["cd", flow.flow_dir]), shlex.join(serve)]
     ids = [info.id for info, _ in cards]
     types = [info.type for info, _ in cards]
     labels = [info.id or info.type for info, _ in cards]
@@ -125,6 +141,11 @@ def _describe_cards(
             metadata[f"{key} link"] = MetadataValue.url(pathlib.Path(location).as_uri())
         else:
             metadata[key] = MetadataValue.path(location)
+        # The card server's route for one card: /card/<flow>/<run>/<step>/<task>/<hash>,
+        # read straight from the card datastore (no client, any run).
+        metadata[f"{key} served"] = MetadataValue.url(
+            f"{server.rstrip('/')}/card/{flow.name}/{result.input_path}/{info.hash}"
+        )
         # What `card view` / `card get` need to pick this card out of the task's.
         choose: list[str] = []
         if len(cards) > 1:
