@@ -60,7 +60,10 @@ FLOWS = [
     Flow("foreach100", "foreach100.py", "Foreach100Flow", 103, False),
     Flow("nested10x10", "nested10x10.py", "Nested10x10Flow", 123, False),
     Flow("foreach1000", "foreach1000.py", "Foreach1000Flow", 1003, False),
+    # Only when named (`--flows`): about an hour of CPU for native alone here.
+    Flow("foreach10000", "foreach10000.py", "Foreach10000Flow", 10003, False),
 ]
+DEFAULT_FLOWS = [f.key for f in FLOWS if f.key != "foreach10000"]
 WARMUP = Flow("warmup", "warmup.py", "WarmupFlow", 2, True)
 
 
@@ -163,6 +166,8 @@ class Sampler(threading.Thread):
         self.peak_procs = 0
         self.seen: dict[int, int] = {}  # pid -> start time: identifies our processes
         self.ticks: dict[tuple[int, int], int] = {}  # (pid, start) -> CPU ticks seen
+        # The root process's own ticks (Metaflow's runtime, Dagster's run process).
+        self.root_ticks = 0
         self.stop = threading.Event()
 
     @property
@@ -170,12 +175,19 @@ class Sampler(threading.Thread):
         """CPU time of the tree as sampled: misses each process's last < 0.1 s."""
         return sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
 
+    @property
+    def root_cpu_s(self) -> float:
+        """CPU time of the root process alone: the work no added core can share."""
+        return self.root_ticks / os.sysconf("SC_CLK_TCK")
+
     def run(self) -> None:
         while not self.stop.is_set():
             procs = tree(self.root)
             for pid, (started, _, ticks) in procs.items():
                 self.seen[pid] = started
                 self.ticks[pid, started] = ticks
+                if pid == self.root:
+                    self.root_ticks = ticks
             self.peak_rss = max(self.peak_rss, sum(p[1] for p in procs.values()))
             self.peak_procs = max(self.peak_procs, len(procs))
             self.stop.wait(self.interval)
@@ -208,6 +220,7 @@ class Measured:
     peak_procs: int
     leftovers: int
     cpu_sampled_s: float
+    root_cpu_s: float
     stdout: str
     stderr: str
 
@@ -253,6 +266,7 @@ def measure(
         sampler.peak_procs,
         len(leftovers),
         sampler.cpu_s,
+        sampler.root_cpu_s,
         stdout,
         stderr,
     )
@@ -417,7 +431,7 @@ class Bench:
                 "--max-workers",
                 str(self.opts.workers),
                 "--max-num-splits",
-                "2000",
+                "20000",
             ]
         m = measure(args, folder, self.env, timeout)
         rec.update(
@@ -427,6 +441,7 @@ class Bench:
             cpu_s=max(m.cpu_s, m.cpu_sampled_s),
             cpu_rusage_s=m.cpu_s,
             cpu_sampled_s=m.cpu_sampled_s,
+            root_cpu_s=m.root_cpu_s,
             peak_rss_mb=m.peak_rss_mb,
             peak_procs=m.peak_procs,
             exit_code=m.code,
@@ -437,6 +452,8 @@ class Bench:
             rec["inner"] = inner
             if inner.get("run_s") is not None:
                 rec["run_s"] = inner["run_s"]
+            if inner.get("storage_mb") is not None:
+                rec["storage_mb"] = inner["storage_mb"]
         if m.code is None:
             rec.update(status="timeout", error=f"killed after {timeout:.0f} s")
         elif m.code != 0 or (inner is not None and not inner.get("success")):
@@ -578,6 +595,21 @@ def summarize(records: list[dict[str, Any]], flows: list[Flow], runners: list[st
                     [r["cpu_s"] / r["wall_s"] for r in ok if r.get("cpu_s")]
                 ),
                 "run_s": med([r["run_s"] for r in ok if r.get("run_s") is not None]),
+                # The root process's CPU (Metaflow's runtime; the Dagster run's process,
+                # whose threads are ours' ops) per task: serialized, whatever the cores.
+                "serial_ms_per_task": med(
+                    [
+                        1000 * r["root_cpu_s"] / flow.tasks
+                        for r in ok
+                        if "root_cpu_s" in r
+                    ]
+                ),
+                "root_cpu_s": med([r["root_cpu_s"] for r in ok if "root_cpu_s" in r]),
+                "cpu_ms_per_task": med(
+                    [1000 * r["cpu_s"] / flow.tasks for r in ok if r.get("cpu_s")]
+                ),
+                "wall_ms_per_task": med([1000 * r["wall_s"] / flow.tasks for r in ok]),
+                "storage_mb": med([r["storage_mb"] for r in ok if "storage_mb" in r]),
                 "peak_rss_mb": med([r["peak_rss_mb"] for r in ok]),
                 "peak_procs": med([r["peak_procs"] for r in ok]),
                 "create_s": med([r["create_s"] for r in recs if "create_s" in r]),
@@ -753,6 +785,39 @@ def markdown(results: dict[str, Any]) -> str:
         "`ok (datastore only)`: the Dagster run succeeded and every task finished in "
         "the datastore (the flows assert their own results in `end`), but the Metaflow "
         "client cannot read the run back (`Run.successful` is False, no steps listed).",
+        "",
+        "## Per task, what is serialized, and a projection to more cores",
+        "",
+        "Wall and CPU ms/task: the whole run's, divided by its tasks (flat across "
+        "widths is linear cost). Run storage: what the Dagster run left in its "
+        "instance (SQLite run and event log storage, compute logs).",
+        "",
+        "Root CPU s: CPU time of the root process alone (native: Metaflow's runtime, "
+        "which starts every task and polls it; ours: the Dagster run's process, whose "
+        "threads are the ops, with Dagster's event writes and step bookkeeping). No "
+        "added core shares it. Projected wall at N cores: a lower bound, "
+        "max(root CPU, CPU ÷ N), i.e. the rest spread perfectly over N cores.",
+        "",
+        "| flow | runner | wall ms/task | CPU ms/task | run storage MiB | CPU s "
+        "| root CPU s | serial ms/task | projected wall, "
+        f"{facts.get('cores_allowed', facts['cores'])} cores "
+        "| projected wall, 16 cores |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    allowed = facts.get("cores_allowed", facts["cores"]) or 1
+    for row in results["summary"]:
+        if row.get("root_cpu_s") is None or row["cpu_s"] is None:
+            continue
+        bound = [max(row["root_cpu_s"], row["cpu_s"] / n) for n in (allowed, 16)]
+        lines.append(
+            f"| {row['flow']} | {row['runner']} "
+            f"| {fmt(row.get('wall_ms_per_task'), '{:.0f}')} "
+            f"| {fmt(row.get('cpu_ms_per_task'), '{:.0f}')} "
+            f"| {fmt(row.get('storage_mb'))} | {fmt(row['cpu_s'])} "
+            f"| {fmt(row['root_cpu_s'])} | {fmt(row['serial_ms_per_task'], '{:.0f}')} "
+            f"| {fmt(bound[0])} | {fmt(bound[1])} |"
+        )
+    lines += [
         "",
         "## `dagster create` time (median, s)",
         "",
@@ -955,7 +1020,7 @@ def main(argv: list[str]) -> int:
     if opts.resummarize:
         resummarize(Path(opts.out))
         return 0
-    flows = [f for f in FLOWS if not opts.quick or f.small]
+    flows = [f for f in FLOWS if f.key in DEFAULT_FLOWS and (not opts.quick or f.small)]
     if opts.flows:
         wanted = opts.flows.split(",")
         unknown = set(wanted) - {f.key for f in FLOWS}

@@ -97,6 +97,13 @@ def run_job(defs_path: str, job_name: str, run_config: dict[str, Any]) -> None:
         run_s = None
         if record is not None and record.start_time and record.end_time:
             run_s = record.end_time - record.start_time
+        # What the run left in Dagster's storage (SQLite run and event log, compute
+        # logs).
+        storage = sum(
+            os.path.getsize(os.path.join(folder, name))
+            for folder, _, names in os.walk(instance_dir)
+            for name in names
+        )
         emit(
             {
                 "success": bool(result.success),
@@ -104,6 +111,7 @@ def run_job(defs_path: str, job_name: str, run_config: dict[str, Any]) -> None:
                 "load_s": t1 - t0,
                 "execute_s": t2 - t1,
                 "run_s": run_s,
+                "storage_mb": storage / 2**20,
                 "step_failures": failures[:5],
             }
         )

@@ -11,7 +11,10 @@ Measures, on the linear10 flow compiled by ours:
   - `execute_job` with the job's executor (default: threads; `--executor
     multiprocess`; `--no-fast-launch`), per op: worker bootstrap (STEP_WORKER_STARTING
     -> STEP_START, multiprocess only) and op body;
-  - `dagster create` split: full create vs `--ir-only` (no Node compile).
+  - `dagster create` split: full create vs `--ir-only` (no Node compile);
+  - the floor of a warm task: the same `metaflow step` command forked from a process
+    that has already imported Metaflow, with no Dagster anywhere (the launcher the
+    thread executor uses, driven directly), to compare a warm op with.
 Writes bench/results/profile.md and profile.json.
 """
 
@@ -165,6 +168,29 @@ def run_job(
     return {"total_s": total, "ops": ops}
 
 
+def floor_task(args: list[str], folder: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The same `step` command as a child of a launcher (a process that imported
+    Metaflow and nothing of Dagster), from asking for it to its exit; the first sample,
+    which starts the launcher, is dropped."""
+    from metaflow_dagster.runtime.launcher import launch_warm
+
+    at = args.index("--task-id") + 1
+    walls = []
+    for sample in range(SAMPLES + 1):
+        task_args = [*args]
+        task_args[at] = f"floor-{sample}"
+        t0 = time.perf_counter()
+        task = launch_warm(task_args, str(folder), env)
+        task.stdout.read()
+        task.stderr.read()
+        code = task.wait()
+        walls.append(time.perf_counter() - t0)
+        task.stdout.close()
+        task.stderr.close()
+        assert code == 0, f"floor task exited {code}"
+    return {"median_s": statistics.median(walls[1:]), "samples_s": walls[1:]}
+
+
 def main() -> None:
     opts = bench.parse(["--quick", *sys.argv[1:]])
     env = bench.Bench(opts).env
@@ -262,6 +288,7 @@ def main() -> None:
         again = [*step_args]
         again[at] = "profile"
         out["step_subprocess"] = median_wall(again, folder, env)
+        out["step_floor"] = floor_task(step_args, folder, env)
         proc = subprocess.run(
             [again[0], "-X", "importtime", *again[1:]],
             cwd=folder,
@@ -338,6 +365,8 @@ def report(p: dict[str, Any]) -> str:
         f"| same + `metaflow.datastore` (what an op process ends up importing) "
         f"| {s('load_defs_and_metaflow_datastore')} |",
         f"| one `metaflow step` subprocess (s4 again) | {s('step_subprocess')} |",
+        f"| the floor: the same step forked from a process that imported Metaflow "
+        f"(no Dagster) | {s('step_floor')} |",
         f"| `import metaflow` without bytecode cache "
         f"| {p['no_bytecode_cache']['import_metaflow']['median_s']:.2f} |",
         f"| `import dagster` without bytecode cache "
@@ -393,6 +422,15 @@ def report(p: dict[str, Any]) -> str:
         boot = f"{statistics.median(boots):.2f}" if boots else "—"
         body = statistics.median(o["op_s"] for o in mp["ops"])
         lines.append(f"| {name} | {mp['total_s']:.1f} | {boot} | {body:.2f} |")
+    if "step_floor" in p and "default" in p["multiprocess"]:
+        warm = statistics.median(o["op_s"] for o in p["multiprocess"]["default"]["ops"])
+        floor = p["step_floor"]["median_s"]
+        lines += [
+            "",
+            f"A warm op under the job's default executor takes {warm:.2f} s (median), "
+            f"{warm / floor:.2f}x the floor of {floor:.2f} s (the same step forked "
+            "from a process that imported Metaflow, no Dagster).",
+        ]
     lines.append("")
     return "\n".join(lines)
 
