@@ -348,21 +348,22 @@ def test_each_op_logs_its_full_argument_list(flow_dir: Path) -> None:
         [*init, "--tag", "env:prod"],
         step("start", task_id("start"), f"{run_id}/_parameters/params"),
     ]
-    for i in range(4):
-        assert commands.pop(f"op_body[{i}]") == [
+    # Ops are keyed by the items (zero-padded numbers, letters), tasks by index.
+    for i, item in enumerate(["30", "10", "20", "05"]):
+        assert commands.pop(f"op_body[{item}]") == [
             step(
                 "body", task_id("body", str(i)), path("start"), "--split-index", str(i)
             )
         ]
-        assert commands.pop(f"op_body_more[{i}]") == [
+        assert commands.pop(f"op_body_more[{item}]") == [
             step("body_more", task_id("body_more", str(i)), path("body", i))
         ]
     joined("collect", task_id("collect"), [path("body_more", i) for i in range(4)])
     assert commands.pop("op_single") == [
         step("single", task_id("single"), path("collect"))
     ]
-    for i in range(3):
-        assert commands.pop(f"op_shout[{i}]") == [
+    for i, letter in enumerate("cab"):
+        assert commands.pop(f"op_shout[{letter}]") == [
             step(
                 "shout",
                 task_id("shout", str(i)),

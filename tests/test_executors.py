@@ -187,13 +187,14 @@ def test_celery_job_in_process_matches_native_and_writes_no_files(
         pathspec = run_pathspec(result)
         outputs = recorded_outputs(instance, result.run_id)
     assert io_manager_files(home) == []
-    # One record per output, each with its mapping key: the foreach's splits carry
-    # the foreach task's input path.
+    # One record per output, each with its mapping key (the items, [30, 10, 20, 5]):
+    # the foreach's splits carry the foreach task's input path and their index.
     run_id = pathspec.split("/")[1]
     start = [value for step, value in outputs if step == "op_start"]
-    assert sorted(v["mapping_key"] for v in start) == ["0", "1", "2", "3"]
-    (start_path,) = {v["value"] for v in start}
+    assert sorted(v["mapping_key"] for v in start) == ["05", "10", "20", "30"]
+    (start_path,) = {v["value"].partition("#")[0] for v in start}
     assert start_path.startswith(f"{run_id}/start/")
+    assert sorted(v["value"].partition("#")[2] for v in start) == ["0", "1", "2", "3"]
     (end,) = [value for step, value in outputs if step == "op_end"]
     assert end["mapping_key"] is None and end["value"].startswith(f"{run_id}/end/")
     assert len(outputs) == len(
@@ -261,7 +262,8 @@ def test_celery_executor_reexecution_from_failure(
             first_id = first.run_id
             queues = submitted_queues(first.all_events)
         assert queues["op_start"] == "dagster"
-        assert {queues[f"op_body[{i}]"] for i in range(3)} == {"bodies"}
+        # Keyed by the items, [10, 20, 30].
+        assert {queues[f"op_body[{i}]"] for i in (10, 20, 30)} == {"bodies"}
         (flow_dir / "fail.marker").unlink()
         options = ReexecutionOptions.from_failure(first_id, instance)
         with execute_job(
@@ -281,10 +283,10 @@ def test_celery_executor_reexecution_from_failure(
                 for e in again.all_events
                 if e.event_type_value == "LOADED_INPUT"
             ]
-    assert ran == {"op_body[1]", "op_join", "op_end"}
-    # op_body[1] read op_start's output, and op_join those of op_body[0] and [2], from
-    # the failed run's event log: nothing is on disk.
-    assert {"op_start", "op_body[0]", "op_body[2]"} <= set(loaded)
+    assert ran == {"op_body[20]", "op_join", "op_end"}
+    # op_body[20] read op_start's output, and op_join those of op_body[10] and [30],
+    # from the failed run's event log: nothing is on disk.
+    assert {"op_start", "op_body[10]", "op_body[30]"} <= set(loaded)
     assert io_manager_files(home) == []
     executions = Counter((flow_dir / "executions.log").read_text().splitlines())
     assert executions == RESUMED_FROM_FAILURE

@@ -189,7 +189,9 @@ def test_nested_switches_take_every_branch(case: str, flow_dir: Path) -> None:
     skipped = {f"op_{s}" for s in steps - ran - {"square"}}
     assert ours.step_keys("STEP_SKIPPED") == skipped
     squares = {k for k in ours.step_keys("STEP_SUCCESS") if k.startswith("op_square")}
-    assert squares == ({f"op_square[{i}]" for i in range(3)} if "fan" in ran else set())
+    # Keyed by the items, [3, 1, 2].
+    expected_squares = {f"op_square[{v}]" for v in (3, 1, 2)}
+    assert squares == (expected_squares if "fan" in ran else set())
     [end] = ours.run["steps"]["end"]
     expected = {
         "left-fan": ([9, 1, 4], "a:3", ["via-step", "visited"]),
@@ -255,8 +257,9 @@ def test_loop_iterations_are_visible_in_dagster(flow_dir: Path) -> None:
     assert [t["id"] for t in grow] == [f"{task_id('grow')}-i{n}" for n in range(3)]
     assert [t["artifacts"]["history"] for t in grow] == [[1], [1, 2], [1, 2, 3]]
     limits = [2, 1, 3]
+    # Ops keyed by the items, tasks by split index.
     for key, limit in enumerate(limits):
-        check(f"op_spin[{key}]", "spin", task_id("spin", str(key)), limit, "done")
+        check(f"op_spin[{limit}]", "spin", task_id("spin", str(key)), limit, "done")
     spins = {t["id"]: t["artifacts"]["count"] for t in run["steps"]["spin"]}
     assert spins == {
         f"{task_id('spin', str(k))}-i{n}": n + 1
@@ -282,29 +285,83 @@ def test_parallel_tasks_run_concurrently(flow_dir: Path) -> None:
 
 def test_triple_foreach_with_split_in_innermost_body(flow_dir: Path) -> None:
     """Three foreach levels whose innermost body has several steps and a split/join:
-    each innermost task is a Dagster step of its own."""
+    each innermost task is a Dagster step of its own, keyed by its items' values at
+    every level (x_y_z), while its task id holds the split indexes."""
     ours, _ = run_shape("triple_foreach_split_flow.py", flow_dir)
     finals = ["<2.1.C|c.1.2>", "<2.0.B|b.0.2>", "<2.0.A|a.0.2>", "<1.0.C|c.0.1>"]
     assert ours.run["steps"]["end"][0]["artifacts"]["finals"] == finals
+    labels = {t["artifacts"]["label"] for t in ours.run["steps"]["level3"]}
+    values = {label.replace(".", "_") for label in labels}
+    assert values == {"2_1_c", "2_0_b", "2_0_a", "1_0_c"}
+    # Split indexes (xs = [2, 1], ys = reversed(range(x)), zs = ["b", "a"] or ["c"]).
+    indexes = {"0_0_0", "0_1_0", "0_1_1", "1_0_0"}
     for step in ("level3", "upper", "lower", "inner_join", "polish"):
         keys = {
             k for k in ours.step_keys("STEP_SUCCESS") if k.startswith(f"op_{step}[")
         }
+        assert keys == {f"op_{step}[{v}]" for v in values}
         tasks = {t["id"] for t in ours.run["steps"][step]}
-        assert len(keys) == len(tasks) == 4
-        assert {task_id(step, k[len(f"op_{step}[") : -1]) for k in keys} == tasks
+        assert tasks == {task_id(step, i) for i in indexes}
 
 
 def test_nested_foreach_tasks_are_dagster_steps_that_overlap(flow_dir: Path) -> None:
     """Every inner task of a two-level foreach is its own Dagster step, keyed by its
-    outer and inner split index, and siblings run at the same time."""
+    outer item (groups [3, 2]) and inner split index (members like `m3-2` hold a dash,
+    no key), and siblings run at the same time."""
     ours, _ = run_shape("nested_foreach_overlap_flow.py", flow_dir, max_concurrent=8)
-    keys = {"0_0": "m3-2", "0_1": "m3-1", "0_2": "m3-0", "1_0": "m2-1", "1_1": "m2-0"}
+    # Mapping key -> (split key in the task id, member).
+    keys = {
+        "3_0": ("0_0", "m3-2"),
+        "3_1": ("0_1", "m3-1"),
+        "3_2": ("0_2", "m3-0"),
+        "2_0": ("1_0", "m2-1"),
+        "2_1": ("1_1", "m2-0"),
+    }
     inner = {k for k in ours.step_keys("STEP_SUCCESS") if k.startswith("op_inner[")}
     assert inner == {f"op_inner[{k}]" for k in keys}
     tasks = {t["id"]: t["artifacts"]["member"] for t in ours.run["steps"]["inner"]}
-    assert tasks == {task_id("inner", k): member for k, member in keys.items()}
-    for group in ("0", "1"):
+    assert tasks == {task_id("inner", split): member for split, member in keys.values()}
+    for group in ("3", "2"):
         spans = [ours.span(f"op_inner[{k}]") for k in keys if k.startswith(group)]
         # All siblings of a group were running at one moment.
         assert max(start for start, _ in spans) < min(end for _, end in spans)
+
+
+def test_foreach_mapping_keys_are_item_values_and_task_ids_split_indexes(
+    flow_dir: Path,
+) -> None:
+    """Dagster names a split by its items' values where every value of the level makes
+    a key and they are distinct (`op_body[alpha]`, `op_inner[alpha_0]`: floats hold a
+    dot), else by its split index (`op_twin[0]`: the values repeat), before and after
+    a nested join alike; task ids keep the split indexes, and the run equals native."""
+    ours, _ = run_shape("foreach_keys_flow.py", flow_dir)
+    succeeded = ours.step_keys("STEP_SUCCESS")
+
+    def keyed(op: str) -> set[str]:
+        return {k[len(op) + 1 : -1] for k in succeeded if k.startswith(f"{op}[")}
+
+    names = ("alpha", "beta", "gamma")
+    for op in ("op_body", "op_inner_join", "op_after"):
+        assert keyed(op) == set(names), op
+    assert keyed("op_inner") == {f"{n}_{i}" for n in names for i in (0, 1)}
+    assert keyed("op_twin") == {"0", "1"}
+    ids = {
+        step: {t["id"] for t in ours.run["steps"][step]} for step in ours.run["steps"]
+    }
+    assert ids["body"] == {task_id("body", str(i)) for i in range(3)}
+    assert ids["inner"] == {
+        task_id("inner", f"{o}_{i}") for o in range(3) for i in (0, 1)
+    }
+    assert ids["after"] == {task_id("after", str(i)) for i in range(3)}
+
+    # The op named after an item ran that item's task.
+    def ran(step_key: str) -> dict[str, Any]:
+        [running] = [m for m in ours.messages(step_key) if m.startswith("Running: ")]
+        task = running.split(" --task-id ")[1].split()[0]
+        step = step_key[3:].split("[")[0]
+        return next(t for t in ours.run["steps"][step] if t["id"] == task)
+
+    for name in names:
+        assert ran(f"op_after[{name}]")["artifacts"]["summary"].startswith(f"{name}=")
+        assert ran(f"op_inner[{name}_1]")["artifacts"]["part"] == f"{name}:1.5"
+    assert ids["twin"] == {task_id("twin", f"{i}-i{n}") for i in "01" for n in (0, 1)}

@@ -87,10 +87,12 @@ def test_foreach_parallel_in_split_order(
     else:
         assert os.getpid() not in pids.values()
         assert len(set(pids.values())) == len(pids)
-    assert {f"op_body[{i}]" for i in range(4)} <= step_keys
-    assert {f"op_shout[{i}]" for i in range(3)} <= step_keys
+    # Keyed by the items: [30, 10, 20, 5] (zero-padded) and "c", "a", "b".
+    bodies = [f"op_body[{item}]" for item in ("30", "10", "20", "05")]
+    assert set(bodies) <= step_keys
+    assert {f"op_shout[{letter}]" for letter in "cab"} <= step_keys
     # Siblings overlap in time: at least two body steps ran concurrently.
-    spans = sorted((starts[f"op_body[{i}]"], ends[f"op_body[{i}]"]) for i in range(4))
+    spans = sorted((starts[body], ends[body]) for body in bodies)
     assert any(
         b_start < a_end
         for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)

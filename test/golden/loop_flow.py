@@ -28,6 +28,9 @@ from dagster import (
 # runtime part model, embedded verbatim
 
 
+# runtime part keys, embedded verbatim
+
+
 # runtime part errors, embedded verbatim
 
 

@@ -30,6 +30,9 @@ from pydantic import Field
 # runtime part model, embedded verbatim
 
 
+# runtime part keys, embedded verbatim
+
+
 # runtime part errors, embedded verbatim
 
 

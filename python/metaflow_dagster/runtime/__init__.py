@@ -16,6 +16,7 @@ op, so Metaflow is imported lazily, inside the functions that need it.
 PARTS = (
     "dagster_adapter",
     "model",
+    "keys",
     "errors",
     "datastore",
     "cards",

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from dagster import Failure, MetadataValue, OpExecutionContext
 
+from .keys import Frame
 from .model import METAFLOW_MAX_ATTEMPTS, PARAMS_TASK_ID, FlowInfo, TaskResult
 
 # ---------------------------------------------------------------------------------
@@ -131,6 +132,30 @@ def _foreach_cardinality(step: str, tds: Any) -> int:
             f"(_foreach_num_splits={num_splits!r})."
         )
     return num_splits
+
+
+def _item_values(tds: Any, num_splits: int) -> dict[int, str | None]:
+    """A foreach task's item values by split index (keys.py), as Metaflow recorded them
+    (`_foreach_values`); none where it did not."""
+    try:
+        values = tds.get("_foreach_values")
+    except Exception:  # noqa: BLE001 (labels only: never fail a task for them)
+        values = None
+    if not isinstance(values, list) or len(values) != num_splits:
+        return dict.fromkeys(range(num_splits))
+    return {i: v if isinstance(v, str) else None for i, v in enumerate(values)}
+
+
+def _foreach_frames(tds: Any) -> list[Frame] | None:
+    """The foreach splits a task is in (keys.Frame, outermost first), from Metaflow's
+    `_foreach_stack`; None if it cannot be read."""
+    try:
+        return [
+            (int(f.index), int(f.num_splits), getattr(f, "value", None))
+            for f in tds.get("_foreach_stack") or []
+        ]
+    except Exception:  # noqa: BLE001 (labels only: never fail a task for them)
+        return None
 
 
 def _num_parallel(flow: FlowInfo, inputs: Sequence[str]) -> int:

@@ -3,11 +3,28 @@
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from dagster import DynamicOutput, Failure, MetadataValue, OpExecutionContext, Output
+from dagster import (
+    DagsterInvalidDefinitionError,
+    DynamicOutput,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+)
 
 from .assets import report_assets
 from .cards import _card_metadata
-from .datastore import _chosen_step, _done_attempt, _num_splits, _task_metadata
+from .datastore import (
+    _chosen_step,
+    _done_attempt,
+    _foreach_cardinality,
+    _foreach_frames,
+    _item_values,
+    _latest_datastore,
+    _task_datastore,
+    _task_metadata,
+)
+from .keys import Frame, mapping_keys, padded, split_value
 from .model import GUARD_OUTPUT, NOT_TAKEN, FlowInfo, TaskResult
 from .tasks import (
     _key_of,
@@ -72,19 +89,21 @@ def fan_out(
     params: Mapping[str, Any] | None = None,
     emit_guard: bool = False,
 ) -> Iterator[DynamicOutput[str] | Output[str]]:
-    """Run a foreach step, then yield one dynamic output per split, in split order."""
+    """Run a foreach step, then yield one dynamic output per split, in split order,
+    keyed by the items' values where they make keys (keys.py)."""
     result = _run_task(context, flow, step, inputs, params)
-    num_splits = _num_splits(flow, result, step)
+    tds = _task_datastore(flow, result, step)
+    num_splits = _foreach_cardinality(step, tds)
     _check_num_splits(flow, step, num_splits)
     context.log.info(f"Foreach yields {num_splits} child steps.")
     metadata = _task_metadata(flow, result, step)
     metadata.update(_card_metadata(context, flow, result, step))
-    width = len(str(num_splits - 1))
-    for index in range(num_splits):
-        # Zero-padded keys sort like split indexes in the UI.
-        key = str(index).zfill(width)
+    values = _item_values(tds, num_splits)
+    stacks = [[(i, num_splits, values[i])] for i in range(num_splits)]
+    keys = mapping_keys(stacks, _accepted)
+    for index, key in enumerate(keys):
         yield DynamicOutput(
-            result.input_path,
+            split_value(result.input_path, padded(index, num_splits)),
             mapping_key=key,
             metadata=metadata if index == 0 else {"split index": index},
         )
@@ -140,19 +159,38 @@ def split_again(
     step: str,
     tasks: Sequence[str],
 ) -> Iterator[DynamicOutput[str]]:
-    """A nested foreach's splits, one dynamic output per (outer key, split index)."""
-    total = 0
+    """A nested foreach's splits, one dynamic output per (outer split, split index),
+    keyed by the items' values at every level where they make keys (keys.py)."""
+    splits: list[str] = []
+    split_keys: list[str] = []
+    stacks: list[list[Frame]] | None = []
     for path in sorted((t for t in tasks if t != NOT_TAKEN), key=_split_position):
-        num_splits = _num_splits(
-            flow, TaskResult(path, _done_attempt(flow, path)), step
-        )
+        tds = _task_datastore(flow, TaskResult(path, _done_attempt(flow, path)), step)
+        num_splits = _foreach_cardinality(step, tds)
         _check_num_splits(flow, step, num_splits)
-        width = len(str(num_splits - 1))
-        key = _key_of(path)
+        values = _item_values(tds, num_splits)
+        outer = _foreach_frames(tds)
+        if outer is None or len(outer) != len(_key_of(path).split("_")):
+            stacks = None  # frames unreadable: every split keyed by its split key
         for index in range(num_splits):
-            total += 1
-            yield DynamicOutput(path, mapping_key=f"{key}_{str(index).zfill(width)}")
-    context.log.info(f"Foreach {step!r} yields {total} child steps in all.")
+            splits.append(split_value(path, padded(index, num_splits)))
+            split_keys.append(f"{_key_of(path)}_{padded(index, num_splits)}")
+            if stacks is not None and outer is not None:
+                stacks.append([*outer, (index, num_splits, values[index])])
+    keys = split_keys if stacks is None else mapping_keys(stacks, _accepted)
+    for value, key in zip(splits, keys, strict=True):
+        yield DynamicOutput(value, mapping_key=key)
+    context.log.info(f"Foreach {step!r} yields {len(splits)} child steps in all.")
+
+
+def _accepted(key: str) -> bool:
+    """Whether Dagster takes `key` as a mapping key (its own check, when a dynamic
+    output is made: characters, and names reserved in Dagster or Python)."""
+    try:
+        DynamicOutput(None, mapping_key=key)
+    except DagsterInvalidDefinitionError:
+        return False
+    return True
 
 
 def _check_num_splits(flow: FlowInfo, step: str, num_splits: int) -> None:
@@ -187,6 +225,19 @@ def regroup(
                 # The join closes the innermost foreach: group by the enclosing splits.
                 key = key.rpartition("_")[0]
             per_key.setdefault(key, []).append(path)
-    for key in sorted(per_key, key=_key_position):
-        yield DynamicOutput(per_key[key], mapping_key=key)
+    ordered = sorted(per_key, key=_key_position)
+    # Named as the ops of these splits were before the segment (keys.py): by the
+    # enclosing frames of one task of each.
+    stacks: list[list[Frame]] = []
+    for key in ordered:
+        frames = _foreach_frames(_latest_datastore(flow, per_key[key][0]))
+        if frames is not None and info.foreach_join:
+            frames = frames[:-1]
+        if frames is None or len(frames) != len(key.split("_")):
+            stacks = []
+            break
+        stacks.append(frames)
+    keys = mapping_keys(stacks, _accepted) if stacks else ordered
+    for key, label in zip(ordered, keys, strict=True):
+        yield DynamicOutput(per_key[key], mapping_key=label)
     context.log.info(f"Step {step!r} runs once for each of {len(per_key)} splits.")

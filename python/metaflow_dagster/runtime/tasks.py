@@ -19,6 +19,7 @@ from .datastore import (
     import_metaflow,
 )
 from .errors import user_exception
+from .keys import split_parts, split_value
 from .model import (
     EXIT_DISALLOW_RETRY,
     MAX_LOOP_ITERATIONS,
@@ -43,26 +44,46 @@ def metaflow_run_id_of(run: DagsterRun) -> str:
     return "dagster-" + (run.root_run_id or run.run_id)
 
 
-def _task_id(context: OpExecutionContext, flow: FlowInfo, step: str) -> str:
-    return task_id_of(flow, step, context.get_mapping_key())
+def _task_id(flow: FlowInfo, step: str, inputs: Sequence[str]) -> str:
+    return task_id_of(flow, step, _split_key(flow, step, inputs))
+
+
+def _split_key(flow: FlowInfo, step: str, inputs: Sequence[str]) -> str | None:
+    """The split key (keys.py) of an op's task, from its inputs: a split's first op
+    gets its parent's input path and its index from the foreach op; any other op of
+    a foreach body its predecessors' task ids, which hold the key; a foreach join the
+    key of the splits it closes, less their own index. None outside any foreach."""
+    for value in inputs:
+        path, index = split_parts(value)
+        if index is not None:
+            parent = _key_of(path)
+            return f"{parent}_{index}" if parent else index
+    live = [path for path in inputs if path != NOT_TAKEN]
+    if not live:
+        return None
+    key = _key_of(live[0])
+    if flow.steps[step].foreach_join:
+        key = key.rpartition("_")[0]
+    return key or None
 
 
 # Hex digits of a step's tag in its task ids; more only if two steps share a prefix.
 STEP_TAG_LENGTH = 8
 
 
-def task_id_of(flow: FlowInfo, step: str, mapping_key: str | None) -> str:
-    """The task id of an op's task: `t-<step tag>[-<mapping key>]`.
+def task_id_of(flow: FlowInfo, step: str, split_key: str | None) -> str:
+    """The task id of an op's task: `t-<step tag>[-<split key>]`.
 
     Unique within the run, as Metaflow's runtimes make task ids (user code keys data on
     `current.task_id`), and the same for every attempt, re-execution and resume of the
     task (they find its earlier attempts by it). Never all digits (Metaflow's metadata
     would take it for an id it allocated). A self-looping switch's iterations add
     `-i<n>` (_run_loop); a @parallel control's workers get `<control id>_node_<n>`
-    from Metaflow. The mapping key (None outside any foreach) is read back by _key_of.
+    from Metaflow. The split key (keys.py; None outside any foreach) is read back by
+    _key_of.
     """
     tag = f"t-{_step_tag(flow, step)}"
-    return tag if mapping_key is None else f"{tag}-{mapping_key}"
+    return tag if split_key is None else f"{tag}-{split_key}"
 
 
 def _step_tag(flow: FlowInfo, step: str) -> str:
@@ -94,7 +115,7 @@ def _taken(
 
 
 def _key_of(input_path: str) -> str:
-    """The mapping key in a task id `t-<tag>[-<key>][-i<iteration>]` (see task_id_of;
+    """The split key in a task id `t-<tag>[-<key>][-i<iteration>]` (see task_id_of;
     "" outside any foreach). Keys are digits and underscores, tags hex digits."""
     parts = input_path.rsplit("/", 1)[-1].split("-")
     return parts[2] if len(parts) > 2 and not parts[2].startswith("i") else ""
@@ -113,7 +134,8 @@ def _run_task(
     import_metaflow()
     step = flow.steps[step_name]
     run_id = metaflow_run_id(context)
-    task_id = task_id or _task_id(context, flow, step_name)
+    task_id = task_id or _task_id(flow, step_name, inputs)
+    inputs, index = _split_inputs(inputs)
     attempt = _next_attempt(context, flow, f"{run_id}/{step_name}/{task_id}")
     root = datastore_root(flow)
     if step_name == flow.start_step and not inputs:
@@ -124,12 +146,11 @@ def _run_task(
         inputs = sorted(inputs, key=_split_position)
     split_index = None
     if step.split:
-        key = context.get_mapping_key()
-        if key is None:
+        if index is None:
             raise Failure(
                 description=f"Step {step_name!r} needs a foreach split index."
             )
-        split_index = int(key.rsplit("_", 1)[-1])
+        split_index = int(index)
     args = [
         *_top_level_args(flow, root, step.with_specs),
         "step",
@@ -198,13 +219,25 @@ def _accept(flow: FlowInfo, result: TaskResult, step: str) -> None:
         )
 
 
+def _split_inputs(inputs: Sequence[str]) -> tuple[list[str], str | None]:
+    """Metaflow input paths of an op's inputs, and the split index a foreach op handed
+    it (None if none did)."""
+    paths: list[str] = []
+    index = None
+    for value in inputs:
+        path, marked = split_parts(value)
+        paths.append(path)
+        index = marked if marked is not None else index
+    return paths, index
+
+
 def _split_position(input_path: str) -> tuple[int, ...]:
     """A foreach task's position among its siblings, from the key in its task id."""
     return _key_position(_key_of(input_path))
 
 
 def _key_position(key: str) -> tuple[int, ...]:
-    """The split indexes a mapping key `<index>[_<index>...]` stands for."""
+    """The split indexes a split key `<index>[_<index>...]` stands for."""
     return tuple(int(part) for part in key.split("_") if part.isdigit())
 
 
@@ -219,7 +252,9 @@ def _run_loop(
 
     Iterations that already succeeded (before a retry of this op) are not run again.
     """
-    base = _task_id(context, flow, step)
+    base = _task_id(flow, step, inputs)
+    # A loop right after a foreach: each iteration is a task of the same split.
+    index = _split_inputs(inputs)[1]
     iterations: list[str] = []
     previous = list(inputs)
     for n in range(MAX_LOOP_ITERATIONS):
@@ -245,7 +280,8 @@ def _run_loop(
         context.log.info(f"Iteration {n} of {step!r} ({path}) chose {chosen!r}.")
         if chosen != step:
             return result, chosen, iterations
-        previous = [result.input_path]
+        path = result.input_path
+        previous = [path if index is None else split_value(path, index)]
     raise Failure(
         description=f"Step {step!r} looped {MAX_LOOP_ITERATIONS} times without exiting."
     )
