@@ -4,8 +4,10 @@ Compiles examples/ui_demo_flow.py, serves it with `dagster dev` (webserver and d
 so a run launched from the UI is dequeued and executed), and drives Debian's chromium
 with playwright-core through test/browser/ui.mjs, which checks the job graph, the
 launchpad's parameter config, a run launched from the launchpad, its logs, an op's
-output metadata and its stdout, the flow's assets in their group's lineage and an
-artifact's materialized value, taking a screenshot of each.
+output metadata and its stdout, the flow's assets in their group's lineage, an
+artifact's materialized value, and the end step's @card opened in one click from its
+op's metadata (Metaflow's card server, which the test starts as the metadata says),
+taking a screenshot of each.
 
 Needs /usr/bin/chromium (scripts/install_chromium.sh) and node_modules (npm ci).
 With UPDATE_SCREENSHOTS=1 the screenshots also replace docs/images/*.png.
@@ -40,6 +42,7 @@ SCREENSHOTS = (
     "07b_step_stdout.png",
     "08_asset_lineage.png",
     "08b_asset_value.png",
+    "09_card.png",
 )
 DEFS = "ui_demo_flow_dagster.py"
 SERVER_START_TIMEOUT = 120.0
@@ -81,6 +84,8 @@ SPEC = {
     "assetNames": ["UiDemoFlow", "greeting", "lengths"],
     "valueAsset": ["UiDemoFlow", "greeting"],
     "assetValue": "'HELLO HELLO'",
+    "cardOp": "op_end",
+    "cardText": "HELLO HELLO",
 }
 
 
@@ -211,6 +216,7 @@ def test_dagster_ui_in_a_browser(tmp_path: Path) -> None:
     shots.mkdir()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    card_port = free_port()
     log = tmp_path / "dagster_dev.log"
     dagster = Path(sys.executable).with_name("dagster")
     env = {
@@ -218,7 +224,18 @@ def test_dagster_ui_in_a_browser(tmp_path: Path) -> None:
         "DAGSTER_HOME": str(home),
         "METAFLOW_USER": "tester",
         "PYTHONUNBUFFERED": "1",
+        # Where the ops say Metaflow's card server answers (the README's recipe).
+        "METAFLOW_DAGSTER_CARD_SERVER": f"http://127.0.0.1:{card_port}",
     }
+    cards = subprocess.Popen(
+        [sys.executable, flow.name, "card", "server", "--port", str(card_port)],
+        cwd=flow_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(dagster), "dev", "-f", DEFS, "-p", str(port), "-h", "127.0.0.1"],
@@ -231,7 +248,14 @@ def test_dagster_ui_in_a_browser(tmp_path: Path) -> None:
         )
     try:
         timings["dagster_dev_ready"] = _wait_for_server(proc, base_url, log)
-        spec = {**SPEC, "baseUrl": base_url, "outDir": str(shots)}
+        spec = {
+            **SPEC,
+            "baseUrl": base_url,
+            "outDir": str(shots),
+            "cardStep": "end",
+            "cardTask": task_id("end"),
+            "cardServer": f"http://127.0.0.1:{card_port}",
+        }
         spec_path = tmp_path / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=2))
         t1 = time.monotonic()
@@ -246,6 +270,7 @@ def test_dagster_ui_in_a_browser(tmp_path: Path) -> None:
         )
     finally:
         _stop(proc)
+        _stop(cards)
     # Kept for a look when the test failed above.
     shutil.rmtree(flow_dir, ignore_errors=True)
     timings["total"] = time.monotonic() - t0

@@ -14,7 +14,9 @@
  *   4. the run's logs show the step command ("Running: ... step start ...");
  *   5. an op's output metadata shows the Metaflow pathspec, artifacts and the
  *      retrieval snippet;
- *   6. the step's stdout (compute logs) shows what the flow step printed.
+ *   6. the step's stdout (compute logs) shows what the flow step printed;
+ *   7. the flow's assets in their group's lineage, and an artifact's value;
+ *   8. a @card opens in one click from its op's metadata (Metaflow's card server).
  * Each stage leaves a screenshot in the spec's output directory, named as the README
  * uses them. Exits 1 with a message naming the failed check (and a failure.png).
  */
@@ -47,6 +49,11 @@ import { chromium } from "playwright-core";
  * @property {string[]} assetNames Assets the group's lineage must show (last key part).
  * @property {string[]} valueAsset An artifact's asset key, whose page shows its value.
  * @property {string} assetValue The value (its repr) that page must show.
+ * @property {string} cardOp Op of a step with @card.
+ * @property {string} cardStep Its Metaflow step.
+ * @property {string} cardTask Its task id.
+ * @property {string} cardServer Where Metaflow's card server answers.
+ * @property {string} cardText Text the card shows once opened.
  * @property {string} outDir Where the screenshots go.
  */
 
@@ -388,6 +395,38 @@ async function checkAssets(page, spec) {
   await screenshot(page, spec, "08b_asset_value.png");
 }
 
+/**
+ * 8. A card in one click: the card op's `card served` link opens the card, as
+ * Metaflow's card server renders it, in a new tab.
+ * @param {import("playwright-core").Page} page
+ * @param {Spec} spec
+ * @param {string} runId
+ */
+async function checkCard(page, spec, runId) {
+  const filter = encodeURIComponent(`step:${spec.cardOp}`);
+  await page.goto(`${spec.baseUrl}/runs/${runId}?logs=${filter}`);
+  await expectVisible(
+    page.getByText("card served", { exact: true }),
+    `the output of ${spec.cardOp} has no "card served" metadata`,
+  );
+  // /card/<flow>/<run>/<step>/<task>/<card hash>: the card server's route for a card.
+  const prefix =
+    `${spec.cardServer}/card/${spec.job}/dagster-${runId}/` +
+    `${spec.cardStep}/${spec.cardTask}/`;
+  const address = new RegExp(`^${escapeRegExp(prefix)}[0-9a-f]+$`);
+  const link = page.getByRole("link", { name: address });
+  await expectVisible(link, `the "card served" metadata is not a link to ${prefix}<hash>`);
+  const [card] = await Promise.all([page.context().waitForEvent("page"), link.click()]);
+  await card.waitForLoadState();
+  ensure(address.test(card.url()), `the link opened ${card.url()}, not ${prefix}<hash>`);
+  await expectVisible(
+    card.getByText(spec.cardText).first(),
+    `the card at ${card.url()} does not show "${spec.cardText}"`,
+  );
+  await card.screenshot({ path: join(spec.outDir, "09_card.png") });
+  await card.close();
+}
+
 async function main() {
   const specPath = process.argv[2];
   if (specPath === undefined) {
@@ -453,6 +492,7 @@ async function main() {
     await stage("op_metadata", () => checkMetadata(page, spec, runId));
     await stage("step_stdout", () => checkStdout(page, spec));
     await stage("assets", () => checkAssets(page, spec));
+    await stage("card", () => checkCard(page, spec, runId));
     console.log(`[ui] run ${runId}: all checks passed`);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
