@@ -210,7 +210,8 @@ def test_cards_open_in_one_click_from_metaflow_s_card_server(
             markdown_in_card(fetch(cards["card x served"].url, proc))
         )
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        # SIGKILL: the server may have SIGTERM ignored (inherited from an xdist worker).
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
 
