@@ -36,6 +36,8 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from machine import machine  # noqa: E402
+
 import bench  # noqa: E402
 
 SAMPLES = 5
@@ -198,7 +200,11 @@ def main() -> None:
     os.environ.update(env)
     work = Path(tempfile.mkdtemp(prefix="mfbench-profile-"))
     py = str(bench.OURS_PY)
-    out: dict[str, Any] = {"samples": SAMPLES, "bytecode_cache": opts.bytecode_cache}
+    out: dict[str, Any] = {
+        "samples": SAMPLES,
+        "bytecode_cache": opts.bytecode_cache,
+        "machine": machine(),
+    }
     try:
         flow = next(f for f in bench.FLOWS if f.key == "linear10")
         folder = work / "inproc"
@@ -351,8 +357,15 @@ def report(p: dict[str, Any]) -> str:
         "# Where our per-task time goes (linear10, ours)",
         "",
         f"Medians of {p['samples']} samples unless noted; bytecode cache "
-        f"{'on' if p['bytecode_cache'] else 'off'}. Wall times on a shared 2-core "
-        "machine: read them as proportions.",
+        f"{'on' if p['bytecode_cache'] else 'off'}. Machine: "
+        + (
+            f"{p['machine']['cpu']}, {p['machine']['cores_allowed']} of "
+            f"{p['machine']['cores']} cores, load {p['machine']['load_before'][0]:.1f} "
+            "at start"
+            if "machine" in p
+            else "not recorded"
+        )
+        + ". Wall times: read them as proportions.",
         "",
         "## Process costs",
         "",
