@@ -10,6 +10,7 @@ Only the end op reports, once per run that reaches it: a re-execution from failu
 whose end step already ran does not run it again, so nothing is reported twice.
 """
 
+import importlib.util
 from typing import Any
 
 from dagster import (
@@ -18,6 +19,8 @@ from dagster import (
     AssetSpec,
     MetadataValue,
     OpExecutionContext,
+    TableColumn,
+    TableSchema,
 )
 
 from .datastore import _task_datastore, metaflow_ui_link, user_artifacts
@@ -27,6 +30,10 @@ from .model import FlowInfo, TaskResult
 # never are: an asset's page must not cost a model's download.
 INLINE_MAX_BYTES = 4096
 INLINE_MAX_CHARS = 200
+# Arrays and data frames this small are loaded to show their shape and dtypes (when
+# numpy or pandas imports in the run's process); larger ones never are.
+SHAPE_MAX_BYTES = 16 * 2**20
+SHAPE_MAX_COLUMNS = 100
 KIND = "metaflow"
 
 
@@ -115,10 +122,45 @@ def _describe(
             if len(text) > INLINE_MAX_CHARS:
                 text = text[: INLINE_MAX_CHARS - 3] + "..."
             metadata["value"] = MetadataValue.text(text)
+    elif 0 < size <= SHAPE_MAX_BYTES and _shaped(kind):
+        metadata.update(_shape(tds, name))
     snippet = "from metaflow import Task\n\n"
     snippet += f"Task({pathspec!r}, attempt={result.attempt})[{name!r}].data\n"
     metadata["retrieve"] = MetadataValue.md(f"```python\n{snippet}```")
     return metadata
+
+
+def _shaped(kind: str) -> bool:
+    """A numpy array or a pandas frame or series, whose library this process has."""
+    library = kind.split(".")[0]
+    if kind != "numpy.ndarray" and not (
+        library == "pandas" and kind.endswith(("DataFrame", "Series"))
+    ):
+        return False
+    return importlib.util.find_spec(library) is not None
+
+
+def _shape(tds: Any, name: str) -> dict[str, Any]:
+    """Shape and dtypes, in Dagster's own keys where it has them (a frame's row count
+    and column schema show on the asset's page as such)."""
+    try:
+        value = tds[name]
+        shape = tuple(int(n) for n in value.shape)
+        metadata: dict[str, Any] = {"shape": MetadataValue.text(str(shape))}
+        if hasattr(value, "columns"):  # a DataFrame
+            metadata["dagster/row_count"] = MetadataValue.int(shape[0])
+            columns = [
+                TableColumn(name=str(column), type=str(dtype))
+                for column, dtype in list(value.dtypes.items())[:SHAPE_MAX_COLUMNS]
+            ]
+            metadata["dagster/column_schema"] = MetadataValue.table_schema(
+                TableSchema(columns=columns)
+            )
+        else:
+            metadata["dtype"] = MetadataValue.text(str(value.dtype))
+        return metadata
+    except Exception:  # noqa: BLE001 (metadata only: never fail the end op for it)
+        return {}
 
 
 def _type_name(recorded: str) -> str:
