@@ -1065,8 +1065,9 @@ def main(argv: list[str]) -> int:
                     f"create {fmt(rec.get('create_s'), '{:.2f}')}{extra}",
                     flush=True,
                 )
-            # Partial results after every flow: a long run that dies keeps its data.
-            write_results(out, opts, facts, bench.records, flows, runners, started)
+                # Partial results after every run: a long one that dies (or is
+                # stopped) keeps what ran before it.
+                write_results(out, opts, facts, bench.records, flows, runners, started)
 
     write_results(out, opts, facts, bench.records, flows, runners, started)
     log(f"wrote {out / 'results.md'} and {out / 'results.json'}")
