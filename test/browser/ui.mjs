@@ -20,10 +20,9 @@
  * Each stage leaves a screenshot in the spec's output directory, named as the README
  * uses them. Exits 1 with a message naming the failed check (and a failure.png).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { openBrowser, screenshot as saveScreenshot } from "./chromium.mjs";
 
 /**
  * @typedef {object} Param
@@ -57,19 +56,6 @@ import { chromium } from "playwright-core";
  * @property {string} outDir Where the screenshots go.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-// Without these, chromium on a machine without network hangs on lookups.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const VIEWPORT = { width: 1440, height: 900 };
 // UI waits (page loads, renders); the run itself has its own, longer timeout.
 const UI_TIMEOUT_MS = 30_000;
 // Where the run page keeps the height of its Gantt chart (percent).
@@ -118,11 +104,7 @@ function readSpec(path) {
  * @param {string} name
  */
 async function screenshot(page, spec, name) {
-  // Park the mouse so no hover tooltip covers the picture.
-  await page.mouse.move(VIEWPORT.width - 5, VIEWPORT.height - 5);
-  // Let hover tooltips fade out; finish any other transition at once.
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: join(spec.outDir, name), animations: "disabled" });
+  await saveScreenshot(page, join(spec.outDir, name));
 }
 
 /**
@@ -439,23 +421,8 @@ async function main() {
   /** @type {string[]} */
   const pageErrors = [];
   const started = Date.now();
-  const profile = mkdtempSync(join(tmpdir(), "mfdagster-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: VIEWPORT,
-  });
+  const { context, close } = await openBrowser();
   timings.launch_browser = (Date.now() - started) / 1000;
-  // Dagster shows a "Join the Dagster community" modal on localhost once; mark it seen
-  // (the UI's own localStorage flag) so it covers no page.
-  await context.addInitScript(() => {
-    try {
-      window.localStorage.setItem("communityNux", JSON.stringify("1"));
-    } catch {
-      // Not a Dagster page (e.g. chromium's own error page): nothing to mark.
-    }
-  });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   page.on("pageerror", (error) => pageErrors.push(error.message));
@@ -503,8 +470,7 @@ async function main() {
     if (pageErrors.length > 0) {
       console.log(`[ui] page errors (not failing the test):\n  ${pageErrors.join("\n  ")}`);
     }
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
   process.exit(exitCode);
 }
