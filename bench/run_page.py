@@ -65,6 +65,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit("`node` is not on PATH (the bench's browser check needs it)")
     port = free_port()
     started = time.monotonic()
+    spec_path = out / "run_page.spec.json"
     proc = serve(work, home, port, files=["defs.py"])
     serve_s = time.monotonic() - started
     try:
@@ -75,14 +76,13 @@ def main(argv: list[str]) -> int:
             "limitSeconds": opts.limit,
             "screenshot": str(out / "run_page.png"),
         }
-        spec_path = out / "run_page.spec.json"
         spec_path.write_text(json.dumps(spec))
         browser = subprocess.run(
             [node, str(BENCH / "run_page.mjs"), str(spec_path)],
             capture_output=True, text=True, timeout=opts.limit * 5,
         )  # fmt: skip
-        spec_path.unlink()
     finally:
+        spec_path.unlink(missing_ok=True)
         stop_group(proc)
     lines = browser.stdout.strip().splitlines()
     if browser.returncode not in (0, 1) or not lines:
@@ -117,9 +117,9 @@ def report(result: dict) -> str:
         f"{result['dagster_dev_load_s']} s.\n\n"
         "Seconds from navigating to the run's page (browser cache warm from the runs "
         "list) until:\n\n| milestone | s |\n|---|---:|\n"
-        f"{rows}\n\n(status: the status tag says Success; steps: the step filter "
-        "panel counts every succeeded step (the Gantt's side panel); last_event: "
-        "the log shows RUN_SUCCESS, the log's end.)\n\n"
+        f"{rows}\n\n(status: the status tag says Success; steps: the Gantt chart's "
+        "side panel counts every succeeded step; last_event: the log shows "
+        "RUN_SUCCESS, the log's end.)\n\n"
         "Events by type:\n\n| type | count |\n|---|---:|\n"
         f"{kinds}\n\n![run page](run_page.png)\n"
     )
