@@ -8,6 +8,7 @@ processes, as on a real deployment, and never reach the generated file.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -110,3 +111,66 @@ def test_flow_on_s3_matches_a_native_run(
     keys = re.findall(rb"<Key>([^<]+)</Key>", listing)
     steps = {key.decode().removeprefix(run_prefix).split("/")[0] for key in keys}
     assert set(ours["steps"]) <= steps
+
+
+_READS = r"""
+import json, os, sys
+from pathlib import Path
+from metaflow_dagster.runtime.datastore import (
+    _flow_datastore, _task_datastore, _task_metadata, _unfinished,
+)
+from metaflow_dagster.runtime.model import FlowInfo, TaskResult
+from metaflow_dagster.runtime.stores import kept_done
+
+flow_file, run_id, log = sys.argv[1:4]
+flow = FlowInfo(name="SwitchInForeachFlow", file=flow_file, anchor=flow_file,
+                start_step="start", end_step="end", steps={}, datastore="s3")
+requests = lambda: Path(log).read_text().count(" HTTP/1.1")
+out = {}
+store = _flow_datastore(flow)
+out["same store"] = _flow_datastore(flow) is store
+path = f"{run_id}/start/1"
+out["unfinished"] = _unfinished(flow, TaskResult(path, 0), "start")
+before = requests()
+tds = _task_datastore(flow, TaskResult(path, 0), "start")
+values = [tds.get(n) for n in ("_transition", "_graph_info", "_task_ok")]
+meta = _task_metadata(flow, TaskResult(path, 0), "start")
+out["requests for a done attempt read again"] = requests() - before
+out["artifacts"] = meta["artifacts"].data
+# An attempt that never ran: not done, so nothing of it is kept.
+out["attempt 3"] = _unfinished(flow, TaskResult(path, 3), "start")
+out["attempt 3 kept"] = kept_done(store, "%s/start/1" % run_id, 3) is not None
+os.environ["AWS_SECRET_ACCESS_KEY"] = "another"
+out["new store on new credentials"] = _flow_datastore(flow) is not store
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_a_done_attempt_is_read_from_s3_once_per_process(
+    flow_dir: Path, tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    """The runtime makes one datastore per process (a boto3 client costs 0.2-0.3 s of
+    CPU) and keeps what a done attempt holds: read again, it costs no request. Whether
+    an attempt is done is always read from S3 (runtime/stores.py)."""
+    flow = copy_flow("switch_in_foreach_flow.py", flow_dir)
+    run_id_file = flow_dir / "native-run-id"
+    run_cli(
+        [flow.name, "run", "--run-id-file", str(run_id_file)], cwd=flow_dir, env=s3_env
+    )
+    script = tmp_path / "reads.py"
+    script.write_text(_READS)
+    log = tmp_path / "moto.log"  # the s3_env fixture's server log
+    proc = run_cli(
+        [str(script), str(flow), run_id_file.read_text().strip(), str(log)],
+        cwd=flow_dir,
+        env=s3_env,
+    )
+    [line] = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    out = json.loads(line.removeprefix("RESULT "))
+    assert out["same store"]
+    assert out["unfinished"] is None
+    assert out["requests for a done attempt read again"] == 0
+    assert out["artifacts"] == ["numbers"], out
+    assert "no DONE marker" in out["attempt 3"]
+    assert not out["attempt 3 kept"]
+    assert out["new store on new credentials"]

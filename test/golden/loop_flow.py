@@ -34,6 +34,9 @@ from dagster import (
 # runtime part errors, embedded verbatim
 
 
+# runtime part stores, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 

@@ -32,6 +32,9 @@ from dagster import (
 # runtime part errors, embedded verbatim
 
 
+# runtime part stores, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 

@@ -35,6 +35,9 @@ from pydantic import Field
 # runtime part errors, embedded verbatim
 
 
+# runtime part stores, embedded verbatim
+
+
 # runtime part datastore, embedded verbatim
 
 

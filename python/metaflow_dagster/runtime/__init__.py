@@ -18,6 +18,7 @@ PARTS = (
     "model",
     "keys",
     "errors",
+    "stores",
     "datastore",
     "cards",
     "assets",

@@ -11,6 +11,7 @@ from dagster import Failure, MetadataValue, OpExecutionContext
 
 from .keys import Frame
 from .model import METAFLOW_MAX_ATTEMPTS, PARAMS_TASK_ID, FlowInfo, TaskResult
+from .stores import flow_store, keep_done, kept_done
 
 # ---------------------------------------------------------------------------------
 # Importing Metaflow, once per process
@@ -96,15 +97,9 @@ def datastore_root(flow: FlowInfo) -> str | None:
 
 
 def _flow_datastore(flow: FlowInfo) -> Any:
+    """The flow's datastore, one per process (stores.py says why)."""
     import_metaflow()
-    from metaflow.datastore import FlowDataStore
-    from metaflow.plugins import DATASTORES
-
-    impl = next(d for d in DATASTORES if d.TYPE == flow.datastore)
-    root = datastore_root(flow)
-    if root is None:
-        root = impl.get_datastore_root_from_config(lambda *a, **k: None)
-    return FlowDataStore(flow.name, None, storage_impl=impl, ds_root=root)
+    return flow_store(flow, datastore_root(flow))
 
 
 def _latest_datastore(flow: FlowInfo, input_path: str) -> Any:
@@ -114,10 +109,18 @@ def _latest_datastore(flow: FlowInfo, input_path: str) -> Any:
 
 
 def _task_datastore(flow: FlowInfo, result: TaskResult, step: str) -> Any:
+    """A done attempt's datastore (read once: _unfinished keeps what it read)."""
     run_id, _, task_id = result.input_path.split("/")
-    return _flow_datastore(flow).get_task_datastore(
+    store = _flow_datastore(flow)
+    pathspec = f"{run_id}/{step}/{task_id}"
+    kept = kept_done(store, pathspec, result.attempt)
+    if kept is not None:
+        return kept
+    tds = store.get_task_datastore(
         run_id, step, task_id, attempt=result.attempt, mode="r"
     )
+    keep_done(store, pathspec, result.attempt, tds)
+    return tds
 
 
 def _num_splits(flow: FlowInfo, result: TaskResult, step: str) -> int:
@@ -236,7 +239,8 @@ def _unfinished(flow: FlowInfo, result: TaskResult, step: str) -> str | None:
     though Run.successful is False; here the op fails, so the Dagster run does too.
     """
     run_id, _, task_id = result.input_path.split("/")
-    tds = _flow_datastore(flow).get_task_datastore(
+    store = _flow_datastore(flow)
+    tds = store.get_task_datastore(
         run_id, step, task_id, attempt=result.attempt, mode="r", allow_not_done=True
     )
     if not tds.has_metadata(tds.METADATA_DONE_SUFFIX):
@@ -245,6 +249,8 @@ def _unfinished(flow: FlowInfo, result: TaskResult, step: str) -> str | None:
             f"'{flow.name}/{result.input_path}' (attempt {result.attempt} has no DONE "
             "marker: its process exited before Metaflow finished the task)"
         )
+    # Done: what it holds is what a fresh read would give (stores.py).
+    keep_done(store, f"{run_id}/{step}/{task_id}", result.attempt, tds)
     transition = tds.get("_transition")
     actual = [str(name) for name in transition[0]] if transition else []
     switch, expected = _successors(tds.get("_graph_info"), step)
