@@ -57,6 +57,7 @@ from .dagster_adapter import (
     get_tag_concurrency_limits_config,
     thread_executor_problem,
 )
+from .limits import INTERRUPT_POLL_SECONDS, WAIT_SECONDS, _report_if_revoked
 from .model import HEARTBEAT_SECONDS, HEARTBEAT_TAG, KILL_GRACE_SECONDS, FlowInfo
 from .running import cancel_run_tasks, forget_cancelled_run, step_echo
 
@@ -226,6 +227,14 @@ def _drive(
     stopping_since: float | None = None
     killed = False
 
+    interrupted = False
+
+    def interrupt() -> bool:
+        # Dagster's flag is read once (popped): remember it.
+        nonlocal interrupted
+        interrupted = interrupted or active.check_for_interrupts()
+        return interrupted
+
     def stop() -> None:
         nonlocal stopping_since
         if stopping_since is None:
@@ -235,7 +244,7 @@ def _drive(
 
     try:
         while running or (stopping_since is None and not active.is_complete):
-            if stopping_since is None and active.check_for_interrupts():
+            if stopping_since is None and interrupt():
                 _report_if_revoked(job_context)
                 yield DagsterEvent.engine_event(
                     job_context,
@@ -257,10 +266,7 @@ def _drive(
                     )
                     running[number] = (step.key, thread)
                     thread.start()
-            try:
-                batch = [items.get(timeout=0.5)]
-            except queue.Empty:
-                batch = []
+            batch = _next_item(items, interrupt)
             with contextlib.suppress(queue.Empty):
                 while True:
                     batch.append(items.get_nowait())
@@ -309,37 +315,18 @@ def _drive(
         raise DagsterExecutionInterruptedError()
 
 
-# dagster-celery's CeleryRunLauncher cancels a run by revoking its Celery task with
-# terminate=True: the worker's pool process gets SIGTERM (an interrupt for Dagster), and
-# unlike Dagster's own run launcher and dagster-k8s's, it does not report the run as
-# canceling first, so Dagster would record the cancel as a failure. Run monitoring may
-# still see the revoked task first (within the moment before this reports) and mark the
-# run failed: README says so.
-CELERY_TASK_ID_TAG = "dagster-celery/task_id"
-REVOKED_WITHIN_SECONDS = 5.0
-
-
-def _report_if_revoked(job_context: PlanExecutionContext) -> None:
-    """Report the run as canceling if its run launcher's Celery task was revoked (a
-    user's terminate), so that Dagster ends it CANCELED; any other SIGTERM stays a
-    failure. The worker marks the task revoked just after it signals the process."""
-    run = job_context.dagster_run
-    task_id = run.tags.get(CELERY_TASK_ID_TAG)
-    instance = job_context.instance
-    app = getattr(instance.run_launcher, "celery", None) if task_id else None
-    if app is None:
-        return
-    deadline = time.monotonic() + REVOKED_WITHIN_SECONDS
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):  # the broker may be gone: then a failure
-            if app.AsyncResult(task_id).state == "REVOKED":
-                current = instance.get_run_by_id(run.run_id)
-                if current is not None and not current.is_finished:
-                    instance.report_run_canceling(
-                        current, message="The run's Celery task was revoked."
-                    )
-                return
-        time.sleep(0.2)
+def _next_item(
+    items: queue.Queue[tuple[int, tuple[str, _Item]]], interrupted: Callable[[], bool]
+) -> list[tuple[int, tuple[str, _Item]]]:
+    """The next item within WAIT_SECONDS, or none; none at once when the run is
+    interrupted, so that a revoked run is reported canceling within moments."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        try:
+            return [items.get(timeout=INTERRUPT_POLL_SECONDS)]
+        except queue.Empty:
+            if interrupted() or time.monotonic() > deadline:
+                return []
 
 
 def _keys(running: dict[int, tuple[str, threading.Thread]]) -> list[str]:

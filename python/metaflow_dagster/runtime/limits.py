@@ -1,5 +1,6 @@
 """What stops a Metaflow command before it ends: the step's @timeout, the run's
---workflow-timeout, and, for an op away from the run's process, the run's cancel."""
+--workflow-timeout, and, for an op away from the run's process, the run's cancel; and
+how a run whose Celery task was revoked is told apart from one that failed."""
 
 import contextlib
 import time
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from dagster import Failure, OpExecutionContext
 
+from .dagster_adapter import PlanExecutionContext
 from .model import TIMEOUT_GRACE_SECONDS, FlowInfo
 
 # How often an op away from the run's process asks whether the run is being cancelled.
@@ -100,3 +102,41 @@ def run_started_at(context: OpExecutionContext) -> float:
     if record is not None:
         return record.create_timestamp.timestamp()
     return time.time()
+
+
+# dagster-celery's CeleryRunLauncher cancels a run by revoking its Celery task with
+# terminate=True: the worker's pool process gets SIGTERM (an interrupt for Dagster), and
+# unlike Dagster's own run launcher and dagster-k8s's, it does not report the run as
+# canceling first, so Dagster would record the cancel as a failure. Run monitoring may
+# still see the revoked task first (within the moment before this reports) and mark the
+# run failed: README says so.
+CELERY_TASK_ID_TAG = "dagster-celery/task_id"
+REVOKED_WITHIN_SECONDS = 5.0
+# The moment between is this loop noticing the interrupt (its flag, read every
+# INTERRUPT_POLL_SECONDS, while the loop's bookkeeping runs every WAIT_SECONDS at
+# least) plus one read of the task's state and one write of the run's status.
+INTERRUPT_POLL_SECONDS = 0.05
+WAIT_SECONDS = 0.5
+
+
+def _report_if_revoked(job_context: PlanExecutionContext) -> None:
+    """Report the run as canceling if its run launcher's Celery task was revoked (a
+    user's terminate), so that Dagster ends it CANCELED; any other SIGTERM stays a
+    failure. The worker marks the task revoked just after it signals the process."""
+    run = job_context.dagster_run
+    task_id = run.tags.get(CELERY_TASK_ID_TAG)
+    instance = job_context.instance
+    app = getattr(instance.run_launcher, "celery", None) if task_id else None
+    if app is None:
+        return
+    deadline = time.monotonic() + REVOKED_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the broker may be gone: then a failure
+            if app.AsyncResult(task_id).state == "REVOKED":
+                current = instance.get_run_by_id(run.run_id)
+                if current is not None and not current.is_finished:
+                    instance.report_run_canceling(
+                        current, message="The run's Celery task was revoked."
+                    )
+                return
+        time.sleep(INTERRUPT_POLL_SECONDS)
