@@ -112,9 +112,10 @@ def run_started_at(context: OpExecutionContext) -> float:
 # run failed: README says so.
 CELERY_TASK_ID_TAG = "dagster-celery/task_id"
 REVOKED_WITHIN_SECONDS = 5.0
-# The moment between is this loop noticing the interrupt (its flag, read every
-# INTERRUPT_POLL_SECONDS, while the loop's bookkeeping runs every WAIT_SECONDS at
-# least) plus one read of the task's state and one write of the run's status.
+# That moment is the thread executor's loop (executor.py) noticing the interrupt (it
+# reads the flag every INTERRUPT_POLL_SECONDS while it waits, and does its bookkeeping
+# every WAIT_SECONDS at least), then one read of the task's state and one write of the
+# run's status.
 INTERRUPT_POLL_SECONDS = 0.05
 WAIT_SECONDS = 0.5
 
