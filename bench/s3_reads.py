@@ -6,9 +6,10 @@ and against the job as another checkout generates it, in one invocation.
 Every runner gets its own S3 server (one bucket), so the requests each made are counted
 from the server's log (by method). `--before DIR`: a checkout of this repository, built
 (`npm run build`), whose `python/` replaces this one's on sys.path for `dagster create`,
-so its runtime is the one the file embeds. Writes a JSON list to F (default: stdout
-only). Wall: from the command's start to its end (ours: `execute_job` in a new process,
-as `tests/conftest.py`'s multiprocess_run, with the job's own executor).
+so its runtime is the one the file embeds. Prints one JSON line per run; with `--out`,
+also writes them to F with the machine (its load read before the runs). Wall: from the
+command's start to its end (ours: `execute_job` in a new process, as
+`tests/conftest.py`'s multiprocess_run, with the job's own executor).
 """
 
 from __future__ import annotations
