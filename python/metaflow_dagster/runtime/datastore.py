@@ -123,10 +123,6 @@ def _task_datastore(flow: FlowInfo, result: TaskResult, step: str) -> Any:
     return tds
 
 
-def _num_splits(flow: FlowInfo, result: TaskResult, step: str) -> int:
-    return _foreach_cardinality(step, _task_datastore(flow, result, step))
-
-
 def _foreach_cardinality(step: str, tds: Any) -> int:
     num_splits = tds.get("_foreach_num_splits")
     if not isinstance(num_splits, int) or num_splits < 1:
