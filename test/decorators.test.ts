@@ -7,7 +7,7 @@ import { toDagsterCron } from "../src/base/cron.js";
 import { jobTags, opTags } from "../src/plan/tags.js";
 import { resolveEventMappings } from "../src/ir/index.js";
 import { CompileError, validate, type Problem } from "../src/validate/index.js";
-import { deco, linearIR, param, stepOf } from "./support/ir.js";
+import { deco, linearIR, param, stepOf, valued } from "./support/ir.js";
 import { realBundle } from "./support/runtime.js";
 
 const RUNTIME = realBundle();
@@ -180,6 +180,7 @@ describe("emitted schedules, sensors and facts", () => {
       },
     });
     stepOf(ir, "a").timeoutSeconds = 30;
+    valued(ir);
     const out = compile(ir, RUNTIME);
     expect(out).toContain('cron_schedule="0 0 * * 0"');
     expect(out).toContain('execution_timezone="Europe/Paris"');
@@ -203,6 +204,7 @@ describe("emitted schedules, sensors and facts", () => {
     stepOf(ir, "a").decorators.push(deco("card", { type: "default", id: null }));
     stepOf(ir, "b").decorators.push({ ...deco("card", { type: "blank", id: "x" }), staticallyDefined: false });
     stepOf(ir, "b").timeoutSeconds = 30;
+    valued(ir);
     const out = compile(ir, RUNTIME);
     expect(out).toContain('StepInfo("a", cards=True)');
     expect(out).toContain('StepInfo("b", timeout=30, cards=True)');

@@ -11,7 +11,7 @@ import type { FlowIR, StepIR } from "../src/ir/index.js";
 import { realBundle } from "./support/runtime.js";
 import { planModule } from "../src/plan/module.js";
 import { CompileError } from "../src/validate/index.js";
-import { deco, flowIR, linearIR, param, stepOf } from "./support/ir.js";
+import { deco, flowIR, linearIR, param, stepOf, valued } from "./support/ir.js";
 import { pythonExecutable, REPO_ROOT, runProcess } from "./support/python.js";
 
 // The compiler and the runtime bundle the build wrote side by side.
@@ -95,7 +95,7 @@ describe("emitted ops", () => {
   });
 
   it("writes one op per step, typed, calling the runtime", () => {
-    const out = lines(compile(FOREACH_IN_BRANCH(), RUNTIME)).join("\n");
+    const out = lines(compile(valued(FOREACH_IN_BRANCH()), RUNTIME)).join("\n");
     expect(out).toContain(
       [
         "@op(ins={\"start\": In(str)}, out=DynamicOut(str))",
@@ -131,6 +131,7 @@ describe("emitted ops", () => {
     stepOf(ir, "b").decorators = [deco("catch", { var: null, print_exception: true })];
     stepOf(ir, "c").retries = { user: 3, error: 4 };
     stepOf(ir, "c").decorators = [deco("retry", { times: "3", minutes_between_retries: "2" })];
+    valued(ir);
     const out = lines(compile(ir, RUNTIME));
     const text = out.join("\n");
     expect(text).toContain(
@@ -158,6 +159,7 @@ describe("emitted ops", () => {
     const ir = FOREACH_IN_BRANCH();
     stepOf(ir, "plain").withSpecs = ["sandbox", "resources:cpu=2"];
     stepOf(ir, "plain").environment = { ZED: "last", ALPHA: "first" };
+    valued(ir);
     const flow = lines(compile(ir, RUNTIME)).join("\n");
     expect(flow).toContain('"measure": StepInfo("measure", split=True),');
     expect(flow).toContain('"more": StepInfo("more"),');
@@ -436,7 +438,7 @@ describe("emitted Config", () => {
   ];
 
   it("has one typed field per parameter; non-identifiers and keywords get aliases", () => {
-    const source = compile(linearIR([], { parameters: params }), RUNTIME);
+    const source = compile(valued(linearIR([], { parameters: params })), RUNTIME);
     const out = lines(source);
     const at = out.indexOf("class StartConfig(Config):");
     expect(at).toBeGreaterThan(0);
@@ -488,7 +490,7 @@ describe("emitted Config", () => {
 
 describe("emitted job", () => {
   it("assigns only the outputs a later op reads", () => {
-    const body = jobBody(compile(FOREACH_IN_BRANCH(), RUNTIME));
+    const body = jobBody(compile(valued(FOREACH_IN_BRANCH()), RUNTIME));
     expect(body).toEqual([
       '    """Metaflow flow TestFlow, one op per step."""',
       "    start = op_start()",

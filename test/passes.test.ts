@@ -139,8 +139,72 @@ describe("wire", () => {
       "join = op_join([a, b])",
       "end = op_end([join, start.started])",
     ]);
-    expect(wiring.inputs.get("join")).toEqual([{ name: "inputs", list: true }]);
-    expect(wiring.inputs.get("a")).toEqual([{ name: "start", list: false }]);
+    expect(wiring.inputs.get("join")).toEqual([{ name: "inputs", list: true, nothing: false }]);
+    expect(wiring.inputs.get("a")).toEqual([{ name: "start", list: false, nothing: false }]);
+  });
+});
+
+describe("derived inputs", () => {
+  const FOREACH = (): FlowIR =>
+    flowIR({
+      start: { next: ["body"], foreach: "items" },
+      body: ["more"],
+      more: ["join"],
+      join: { next: ["end"], join: true },
+      end: [],
+    });
+  const PARALLEL = (): FlowIR =>
+    flowIR({
+      start: { next: ["train"], foreach: "", step: { foreachParam: null, numParallel: 4 } },
+      train: ["join"],
+      join: { next: ["end"], join: true },
+      end: [],
+    });
+
+  it("lets ops find their inputs only where a split key is one foreach's index", () => {
+    expect(analyze(FOREACH()).derivedInputs).toBe(true);
+    expect(analyze(linearIR(["a"])).derivedInputs).toBe(true);
+    // Switches pass a marker down untaken branches; nested foreaches have keys of
+    // several levels; a parallel join reads the control's mapper tasks.
+    expect(analyze(SWITCH()).derivedInputs).toBe(false);
+    expect(analyze(NESTED()).derivedInputs).toBe(false);
+    expect(analyze(PARALLEL()).derivedInputs).toBe(false);
+    // Other executors run an op per process: each would read the foreach's splits again.
+    for (const kind of ["multiprocess", "celery", "k8s"] as const) {
+      const ir = FOREACH();
+      ir.deploy.executor = { ...ir.deploy.executor, kind };
+      expect(analyze(ir).derivedInputs).toBe(false);
+    }
+  });
+
+  it("types every input and output Nothing and tells the runtime each step's inputs and split", () => {
+    const ir = FOREACH();
+    const { analysis, names, wiring } = passesUpTo(ir);
+    const ops = planOps(ir, analysis, names, wiring);
+    for (const op of ops) {
+      expect(op.derived).toBe(true);
+      expect(op.paths).toEqual({ kind: "none" });
+      expect(op.inputs.every((i) => i.nothing)).toBe(true);
+      expect(op.outputs.map((o) => o.type)).toEqual(["Nothing"]);
+    }
+    const byStep = new Map(ops.map((o) => [o.step, o]));
+    expect(byStep.get("start")).toMatchObject({ statement: "yield from", returns: "Iterator[DynamicOutput[None]]" });
+    expect(byStep.get("body")).toMatchObject({ statement: "call", returns: "None" });
+    const facts = planFlowInfo(ir, analysis, names);
+    expect(facts.derivedInputs).toBe(true);
+    const fact = (step: string) => facts.steps.find((f) => f.name === step);
+    expect(fact("start")).toMatchObject({ inputs: [], within: null });
+    expect(fact("body")).toMatchObject({ inputs: ["start"], within: "start", split: true });
+    expect(fact("more")).toMatchObject({ inputs: ["body"], within: "start", split: false });
+    expect(fact("join")).toMatchObject({ inputs: ["more"], within: null, foreachJoin: true });
+  });
+
+  it("passes a static join's inputs by keyword: Dagster binds Nothing inputs by position only when one", () => {
+    const { wiring } = passesUpTo(linearIR([]));
+    const ir = flowIR({ start: ["a", "b"], a: ["join"], b: ["join"], join: ["end"], end: [] });
+    const join = passesUpTo(ir).wiring.body.find((n) => n.kind === "call" && n.fn === "op_join");
+    expect(join).toMatchObject({ keywords: ["a", "b"] });
+    expect(wiring.body.every((n) => n.kind !== "call" || n.keywords === undefined)).toBe(true);
   });
 });
 
@@ -152,7 +216,7 @@ describe("ops", () => {
     const { analysis, names, wiring } = passesUpTo(ir);
     const ops = planOps(ir, analysis, names, wiring);
     const start = ops[0];
-    expect(start).toMatchObject({ kind: "switch", call: "run_switch", yields: true, emitGuardArg: true });
+    expect(start).toMatchObject({ kind: "switch", call: "run_switch", statement: "yield from", emitGuardArg: true });
     expect(start?.outputs.map((o) => [o.name, o.required])).toEqual([
       ["a", false],
       ["b", false],
@@ -162,7 +226,7 @@ describe("ops", () => {
       tags: [["metaflow/resources.cpu", "2"]],
       retry: { maxRetries: 1, delaySeconds: 0 },
       returns: "str",
-      yields: false,
+      statement: "return",
       paths: { kind: "list", items: [{ name: "start", spread: false }] },
     });
     expect(ops.find((o) => o.step === "end")).toMatchObject({ guarded: true, paths: { kind: "input", name: "inputs" } });

@@ -12,7 +12,7 @@ import { planModule } from "../src/plan/module.js";
 import { METAFLOW_MAX_ATTEMPTS, planRetry } from "../src/plan/retry.js";
 import type { JobNode, ModulePlan, OpPlan } from "../src/plan/types.js";
 import { CompileError } from "../src/validate/index.js";
-import { bodyLines, deco, flowIR, linearIR, param, stepOf, type NodeSpec } from "./support/ir.js";
+import { bodyLines, deco, flowIR, linearIR, param, stepOf, type NodeSpec, valued } from "./support/ir.js";
 import { REPO_ROOT } from "./support/python.js";
 import { realBundle } from "./support/runtime.js";
 
@@ -207,7 +207,7 @@ describe("planJob wiring", () => {
       join: { next: ["end"], join: true },
       end: [],
     });
-    const p = plan(ir);
+    const p = plan(valued(ir));
     expect(body(p)).toEqual([
       "start = op_start()",
       "def each_start(start: str):",
@@ -238,7 +238,7 @@ describe("planJob wiring", () => {
       collect: { next: ["end"], join: true },
       end: [],
     });
-    const p = plan(ir);
+    const p = plan(valued(ir));
     expect(body(p)).toEqual([
       "start = op_start()",
       "def each_start(start: str):",
@@ -265,7 +265,7 @@ describe("planJob wiring", () => {
       outer: { next: ["end"], join: true },
       end: [],
     });
-    const p = plan(ir);
+    const p = plan(valued(ir));
     expect(body(p)).toEqual([
       "start = op_start()",
       "def each_start(start: str):",
@@ -297,7 +297,7 @@ describe("planJob wiring", () => {
       join: { next: ["end"], join: true },
       end: [],
     });
-    const p = plan(ir);
+    const p = plan(valued(ir));
     expect(body(p)).toEqual([
       "start = op_start()",
       "fan = op_fan(start)",
@@ -331,7 +331,7 @@ describe("planJob wiring", () => {
       gather: { next: ["end"], join: true },
       end: [],
     });
-    const p = plan(ir);
+    const p = plan(valued(ir));
     expect(body(p)).toEqual([
       "start = op_start()",
       "def each_start(start: str):",

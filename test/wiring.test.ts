@@ -633,7 +633,7 @@ describe("the end op's guard", () => {
     const end = opNamed(p, "op_end");
     const start = opNamed(p, "op_start");
     expect(start.emitsGuard).toBe(end.guarded);
-    if (end.guarded) expect(end.inputs).toEqual([{ name: "inputs", list: true }]);
+    if (end.guarded) expect(end.inputs).toEqual([{ name: "inputs", list: true, nothing: false }]);
     // No other op emits or checks it.
     expect(p.ops.filter((o) => o.emitsGuard || o.guarded).length).toBe(end.guarded ? 2 : 0);
     return end.guarded;

@@ -31,6 +31,9 @@ function stepFacts(step: StepIR, analysis: Analysis, names: NamePlan): StepFacts
     timeout: step.timeoutSeconds,
     // In source or from `--with card`.
     cards: step.decorators.some((d) => d.name === "card"),
+    // Where ops find their inputs themselves: what they need to name them.
+    inputs: analysis.derivedInputs ? shape.inputs : [],
+    within: analysis.derivedInputs ? (shape.stack[shape.stack.length - 1] ?? null) : null,
   };
 }
 
@@ -69,5 +72,6 @@ export function planFlowInfo(ir: FlowIR, analysis: Analysis, names: NamePlan): F
     exitHooksOnSuccess: ir.exitHooks.flatMap((hook) => hook.onSuccess),
     exitHooksOnError: ir.exitHooks.flatMap((hook) => hook.onError),
     assets: planAssets(ir, names.jobName),
+    derivedInputs: analysis.derivedInputs,
   };
 }

@@ -81,6 +81,7 @@ function ownImports(
   const dagster: DagsterImport[] = ["Definitions", "Out", "job", "op"];
   if (ir.deploy.executor.kind === "multiprocess") dagster.push("multiprocess_executor");
   if (ops.some((op) => op.inputs.length > 0)) dagster.push("In");
+  if (ops.some((op) => op.derived)) dagster.push("Nothing");
   if (ops.some((op) => op.outputs.some((o) => o.dynamic))) dagster.push("DynamicOut");
   if (ops.some((op) => op.retry !== null)) dagster.push("RetryPolicy");
   if (config !== null) dagster.push("Config");

@@ -22,6 +22,7 @@ export const DAGSTER_IMPORTS = [
   "Definitions",
   "DynamicOut",
   "In",
+  "Nothing",
   "Out",
   "RetryPolicy",
   "job",

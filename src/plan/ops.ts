@@ -31,6 +31,13 @@ const RETURNS: Record<OpKind, Returns> = {
   regroup: ITERATOR_OF(`${api.DYNAMIC_OUTPUT}[list[str]]`, api.DYNAMIC_OUTPUT),
 };
 
+// Ops passing no values (Analysis.derivedInputs: no switch, no nested foreach, so only
+// these two kinds): a step returns nothing, a foreach's splits carry no value.
+const DERIVED_RETURNS: Partial<Record<OpKind, Returns>> = {
+  step: { text: "None", names: [] },
+  foreach: ITERATOR_OF(`${api.DYNAMIC_OUTPUT}[None]`, api.DYNAMIC_OUTPUT),
+};
+
 // The start op also emitting the guard output yields one more Output.
 const GUARDED_RETURNS: Partial<Record<OpKind, Returns>> = {
   step: ITERATOR_OF(`${api.OUTPUT}[str]`, api.OUTPUT),
@@ -47,8 +54,12 @@ const RUNTIME_CALL: Record<OpKind, string> = {
 
 /** The runtime names an op uses: its entry point and its return annotation's. */
 export function opRuntimeNames(op: OpPlan): string[] {
-  const returns = (op.emitsGuard ? GUARDED_RETURNS[op.kind] : undefined) ?? RETURNS[op.kind];
-  return [op.call, api.OP_CONTEXT, ...returns.names];
+  return [op.call, api.OP_CONTEXT, ...returnsOf(op.kind, op.emitsGuard, op.derived).names];
+}
+
+function returnsOf(kind: OpKind, emitsGuard: boolean, derived: boolean): Returns {
+  const special = derived ? DERIVED_RETURNS[kind] : emitsGuard ? GUARDED_RETURNS[kind] : undefined;
+  return special ?? RETURNS[kind];
 }
 
 function opDocstring(flowName: string, step: StepIR, shape: StepShape): string {
@@ -73,7 +84,13 @@ function opKind(shape: StepShape): OpKind {
   return "step";
 }
 
-function outputs(kind: OpKind, branches: [string, string][], mapped: boolean, guardOutput: string | null): OpOutput[] {
+function outputs(
+  kind: OpKind,
+  branches: [string, string][],
+  mapped: boolean,
+  guardOutput: string | null,
+  derived: boolean,
+): OpOutput[] {
   const out = (name: string, dynamic: boolean, type: OpOutput["type"], required: boolean): OpOutput => ({
     name,
     dynamic,
@@ -87,7 +104,8 @@ function outputs(kind: OpKind, branches: [string, string][], mapped: boolean, gu
     if (branches.length === 1) outs.push(out("result", false, "str", mapped));
     else for (const [name] of branches) outs.push(out(name, false, "str", mapped));
   } else {
-    outs.push(out("result", kind !== "step", kind === "regroup" ? "list[str]" : "str", true));
+    const type = derived ? "Nothing" : kind === "regroup" ? "list[str]" : "str";
+    outs.push(out("result", kind !== "step", type, true));
   }
   if (guardOutput !== null) outs.push(out(guardOutput, false, "str", true));
   return outs;
@@ -95,7 +113,7 @@ function outputs(kind: OpKind, branches: [string, string][], mapped: boolean, gu
 
 // The paths argument: one list of input paths (a list of lists for `regroup`).
 function paths(kind: OpKind, inputs: readonly OpInput[]): OpPaths {
-  if (inputs.length === 0) return { kind: "none" };
+  if (inputs.every((i) => i.nothing)) return { kind: "none" };
   const [only] = inputs;
   if (kind !== "regroup" && inputs.length === 1 && only !== undefined && only.list) {
     return { kind: "input", name: only.name };
@@ -114,11 +132,12 @@ interface OpParts {
   mapped: boolean;
   guarded: boolean;
   emitsGuard: boolean;
+  derived: boolean;
 }
 
 function op(parts: OpParts, names: NamePlan): OpPlan {
   const { kind, step } = parts;
-  const returns = (parts.emitsGuard ? GUARDED_RETURNS[kind] : undefined) ?? RETURNS[kind];
+  const returns = returnsOf(kind, parts.emitsGuard, parts.derived);
   return {
     kind,
     step: step.name,
@@ -127,7 +146,7 @@ function op(parts: OpParts, names: NamePlan): OpPlan {
     // Helper ops keep their own words: the step's docstring describes the step's op.
     description: kind === "splits" || kind === "regroup" || step.doc === null ? null : `${step.doc.trim()}\n\n${parts.docstring}`,
     inputs: parts.inputs,
-    outputs: outputs(kind, parts.branches, parts.mapped, parts.emitsGuard ? names.guardOutput : null),
+    outputs: outputs(kind, parts.branches, parts.mapped, parts.emitsGuard ? names.guardOutput : null, parts.derived),
     branches: parts.branches,
     config: parts.config,
     mapped: parts.mapped,
@@ -135,7 +154,7 @@ function op(parts: OpParts, names: NamePlan): OpPlan {
     // Helper ops carry the tags of the step they feed.
     tags: Object.entries(opTags(step) ?? {}),
     returns: returns.text,
-    yields: !(kind === "step" && !parts.emitsGuard),
+    statement: kind !== "step" || parts.emitsGuard ? "yield from" : parts.derived ? "call" : "return",
     // A plain step has no generator to add the guard to: `run_start` wraps `run_step`.
     call: parts.emitsGuard && kind === "step" ? api.RUN_START : RUNTIME_CALL[kind],
     paths: paths(kind, parts.inputs),
@@ -143,13 +162,15 @@ function op(parts: OpParts, names: NamePlan): OpPlan {
     guarded: parts.guarded,
     emitsGuard: parts.emitsGuard,
     emitGuardArg: parts.emitsGuard && kind !== "step",
+    derived: parts.derived,
   };
 }
 
 export function planOps(ir: FlowIR, analysis: Analysis, names: NamePlan, wiring: Wiring): OpPlan[] {
   const ops: OpPlan[] = [];
   const flowName = ir.flow.name;
-  const helper = { branches: [], config: null, mapped: false, guarded: false, emitsGuard: false };
+  const derived = analysis.derivedInputs;
+  const helper = { branches: [], config: null, mapped: false, guarded: false, emitsGuard: false, derived };
   for (const step of ir.steps) {
     const shape = shapeOf(analysis, step.name);
     const kind = opKind(shape);
@@ -164,16 +185,17 @@ export function planOps(ir: FlowIR, analysis: Analysis, names: NamePlan, wiring:
       mapped: shape.segment !== null,
       guarded: guarded(analysis, step.name),
       emitsGuard: emitsGuard(analysis, step.name),
+      derived,
     };
     ops.push(op(parts, names));
     if (shape.fansOut && shape.stack.length > 0) {
       const docstring = `Splits of the nested foreach ${step.name} of ${flowName}, one per (outer, inner) index.`;
-      const inputs = [{ name: nameOf(names.locals, step.name), list: true }];
+      const inputs = [{ name: nameOf(names.locals, step.name), list: true, nothing: false }];
       ops.push(op({ ...helper, kind: "splits", step, fn: nameOf(names.splitsOps, step.name), docstring, inputs }, names));
     }
     if (regroups(shape.segment, step.name)) {
       const docstring = `Inputs of step ${step.name} of ${flowName}, grouped per foreach split.`;
-      const inputs = shape.inputs.map((p) => ({ name: nameOf(names.locals, p), list: true }));
+      const inputs = shape.inputs.map((p) => ({ name: nameOf(names.locals, p), list: true, nothing: false }));
       ops.push(op({ ...helper, kind: "regroup", step, fn: nameOf(names.inputsOps, step.name), docstring, inputs }, names));
     }
   }

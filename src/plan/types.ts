@@ -49,6 +49,12 @@ export interface Analysis {
    * so it also reads the start op's guard output and fails when only that arrived.
    */
   guardedEnd: boolean;
+  /**
+   * Ops pass each other nothing (inputs and outputs typed `Nothing`, which spares Dagster
+   * three events per value); each finds its inputs' tasks itself (runtime/derived.py).
+   * Only with the thread executor, no switch, one level of foreach, no `num_parallel`.
+   */
+  derivedInputs: boolean;
 }
 
 // ---- Pass 2, name: every generated Python and Dagster name (plan/namer.ts) ---------
@@ -104,6 +110,8 @@ export interface OpInput {
   /** The Python parameter (and Dagster input) name. */
   name: string;
   list: boolean;
+  /** Typed `Nothing`: an order only, no value (Analysis.derivedInputs); no parameter. */
+  nothing: boolean;
 }
 
 /** An argument in the job body. */
@@ -123,12 +131,22 @@ export type JobArg =
 
 /** A statement of the job body. */
 export type JobNode =
-  | { kind: "call"; target: string | null; fn: string; args: JobArg[] }
+  | {
+      kind: "call";
+      target: string | null;
+      fn: string;
+      args: JobArg[];
+      /** The inputs the args go to, by keyword (Dagster binds `Nothing` inputs only by
+       * name); null: by position. */
+      keywords?: string[];
+    }
   | {
       kind: "def";
       fn: string;
       param: string;
-      paramType: "str" | "list[str]";
+      /** `Nothing` where ops pass no values (Analysis.derivedInputs), as the returns. */
+      paramType: "str" | "list[str]" | "Nothing";
+      returnType: "str" | "Nothing";
       body: JobNode[];
       returns: string[];
     }
@@ -161,7 +179,7 @@ export type OpKind = "step" | "foreach" | "switch" | "splits" | "regroup";
 export interface OpOutput {
   name: string;
   dynamic: boolean;
-  type: "str" | "list[str]";
+  type: "str" | "list[str]" | "Nothing";
   /** False: the op may not emit it (an untaken switch branch at the top level). */
   required: boolean;
 }
@@ -201,8 +219,9 @@ export interface OpPlan {
   tags: [string, TagValue][];
   /** The op's return annotation. */
   returns: string;
-  /** True: a generator (`yield from` the runtime); false: `return` its one path. */
-  yields: boolean;
+  /** How the op's body calls the runtime: a generator's `yield from`, `return` of its
+   * one path, or a bare call (an op with a `Nothing` output returns nothing). */
+  statement: "yield from" | "return" | "call";
   /** The runtime entry point the op calls, with the step's name and its input paths. */
   call: string;
   paths: OpPaths;
@@ -213,6 +232,8 @@ export interface OpPlan {
   /** The start op also emits the guard output (told to the runtime unless `run_start`). */
   emitsGuard: boolean;
   emitGuardArg: boolean;
+  /** Passes no values (Analysis.derivedInputs): the runtime finds its inputs. */
+  derived: boolean;
 }
 
 // ---- Pass 5, flow data: the FLOW literal and the Config class -----------------------
@@ -242,6 +263,10 @@ export interface StepFacts {
   timeout: number | null;
   /** The step has a @card: only then does its op look for cards. */
   cards: boolean;
+  /** With derived inputs (Analysis.derivedInputs): the steps feeding this one, in
+   * Metaflow's order, and the foreach whose splits run it (null: none); else empty. */
+  inputs: string[];
+  within: string | null;
 }
 
 /** The flow's assets (`FlowInfo.assets`): keys are lists of Dagster key parts. */
@@ -294,6 +319,8 @@ export interface FlowInfoPlan {
   exitHooksOnError: string[];
   /** The flow's assets; null: none (`--no-assets`). */
   assets: AssetsPlan | null;
+  /** Ops find their inputs' tasks themselves (Analysis.derivedInputs). */
+  derivedInputs: boolean;
 }
 
 /** How a Config field's default is written. */

@@ -67,10 +67,11 @@ class Builder {
   /** Dagster inputs of a step's op, matching the arguments the body passes. */
   inputsOf(step: StepShape): OpInput[] {
     if (step.inputs.length === 0) return [];
-    if (regroups(step.segment, step.name)) return [{ name: this.names.itemInput, list: true }];
+    const nothing = this.analysis.derivedInputs;
+    if (regroups(step.segment, step.name)) return [{ name: this.names.itemInput, list: true, nothing }];
     return this.isFanIn(step)
-      ? [{ name: this.names.itemInput, list: true }]
-      : step.inputs.map((p) => ({ name: this.local(p), list: step.closesForeach !== null }));
+      ? [{ name: this.names.itemInput, list: true, nothing }]
+      : step.inputs.map((p) => ({ name: this.local(p), list: step.closesForeach !== null, nothing }));
   }
 
   private shape(name: string): StepShape {
@@ -188,7 +189,14 @@ class Builder {
   }
 
   private call(step: StepShape, args: JobArg[]): JobNode {
-    return { kind: "call", target: this.local(step.name), fn: nameOf(this.names.ops, step.name), args };
+    const node: JobNode = { kind: "call", target: this.local(step.name), fn: nameOf(this.names.ops, step.name), args };
+    // Dagster binds a `Nothing` input by position only when it is the op's one input.
+    const inputs = this.inputsOf(step);
+    if (inputs.length > 1 && inputs.every((i) => i.nothing)) {
+      if (inputs.length !== args.length) throw new Error(`op of ${step.name}: ${args.length} args, ${inputs.length} inputs`);
+      node.keywords = inputs.map((i) => i.name);
+    }
+    return node;
   }
 
   private ensureTop(step: StepShape): void {
@@ -221,9 +229,11 @@ class Builder {
     }
     const exits = this.exits.get(key) ?? [];
     const fn = nameOf(this.names.each, key);
-    const paramType = segment.kind === "body" ? "str" : "list[str]";
+    const derived = this.analysis.derivedInputs;
+    const paramType = derived ? "Nothing" : segment.kind === "body" ? "str" : "list[str]";
     const returns = exits.map((e) => this.exitExpression(e));
-    this.top.push({ kind: "def", fn, param: item, paramType, body, returns });
+    const returnType = derived ? "Nothing" : "str";
+    this.top.push({ kind: "def", fn, param: item, paramType, returnType, body, returns });
     if (!this.inline(segment)) {
       const targets = exits.map((e) => this.exitResults(e));
       this.top.push({ kind: "map", targets, source: this.sourceVar(segment), fn });

@@ -8,6 +8,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -70,6 +71,9 @@ from dagster import (
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -92,13 +96,13 @@ FLOW = FlowInfo(
     end_step="end",
     steps={
         "start": StepInfo("start"),
-        "left": StepInfo("left"),
-        "left_a": StepInfo("left_a"),
-        "left_b": StepInfo("left_b"),
-        "left_join": StepInfo("left_join"),
-        "right": StepInfo("right"),
-        "join": StepInfo("join"),
-        "end": StepInfo("end"),
+        "left": StepInfo("left", inputs=("start",)),
+        "left_a": StepInfo("left_a", inputs=("left",)),
+        "left_b": StepInfo("left_b", inputs=("left",)),
+        "left_join": StepInfo("left_join", inputs=("left_a", "left_b")),
+        "right": StepInfo("right", inputs=("start",)),
+        "join": StepInfo("join", inputs=("left_join", "right")),
+        "end": StepInfo("end", inputs=("join",)),
     },
     top_level_args=(
         "--quiet",
@@ -118,55 +122,56 @@ FLOW = FlowInfo(
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
     assets=FlowAssets(key=("BranchFlow",), artifacts=("total",), group="BranchFlow"),
+    derived_inputs=True,
 )
 
 
-@op(out=Out(str))
-def op_start(context: OpExecutionContext) -> str:
+@op(out=Out(Nothing))
+def op_start(context: OpExecutionContext) -> None:
     """Metaflow step start of BranchFlow (splits into left, right)."""
-    return run_step(context, FLOW, "start")
+    run_step(context, FLOW, "start")
 
 
-@op(ins={"start": In(str)}, out=Out(str))
-def op_left(context: OpExecutionContext, start: str) -> str:
+@op(ins={"start": In(Nothing)}, out=Out(Nothing))
+def op_left(context: OpExecutionContext) -> None:
     """Metaflow step left of BranchFlow (splits into left_a, left_b)."""
-    return run_step(context, FLOW, "left", [start])
+    run_step(context, FLOW, "left")
 
 
-@op(ins={"left": In(str)}, out=Out(str))
-def op_left_a(context: OpExecutionContext, left: str) -> str:
+@op(ins={"left": In(Nothing)}, out=Out(Nothing))
+def op_left_a(context: OpExecutionContext) -> None:
     """Metaflow step left_a of BranchFlow."""
-    return run_step(context, FLOW, "left_a", [left])
+    run_step(context, FLOW, "left_a")
 
 
-@op(ins={"left": In(str)}, out=Out(str))
-def op_left_b(context: OpExecutionContext, left: str) -> str:
+@op(ins={"left": In(Nothing)}, out=Out(Nothing))
+def op_left_b(context: OpExecutionContext) -> None:
     """Metaflow step left_b of BranchFlow."""
-    return run_step(context, FLOW, "left_b", [left])
+    run_step(context, FLOW, "left_b")
 
 
-@op(ins={"left_a": In(str), "left_b": In(str)}, out=Out(str))
-def op_left_join(context: OpExecutionContext, left_a: str, left_b: str) -> str:
+@op(ins={"left_a": In(Nothing), "left_b": In(Nothing)}, out=Out(Nothing))
+def op_left_join(context: OpExecutionContext) -> None:
     """Metaflow step left_join of BranchFlow (joins left_a, left_b)."""
-    return run_step(context, FLOW, "left_join", [left_a, left_b])
+    run_step(context, FLOW, "left_join")
 
 
-@op(ins={"start": In(str)}, out=Out(str))
-def op_right(context: OpExecutionContext, start: str) -> str:
+@op(ins={"start": In(Nothing)}, out=Out(Nothing))
+def op_right(context: OpExecutionContext) -> None:
     """Metaflow step right of BranchFlow."""
-    return run_step(context, FLOW, "right", [start])
+    run_step(context, FLOW, "right")
 
 
-@op(ins={"left_join": In(str), "right": In(str)}, out=Out(str))
-def op_join(context: OpExecutionContext, left_join: str, right: str) -> str:
+@op(ins={"left_join": In(Nothing), "right": In(Nothing)}, out=Out(Nothing))
+def op_join(context: OpExecutionContext) -> None:
     """Metaflow step join of BranchFlow (joins left_join, right)."""
-    return run_step(context, FLOW, "join", [left_join, right])
+    run_step(context, FLOW, "join")
 
 
-@op(ins={"join": In(str)}, out=Out(str))
-def op_end(context: OpExecutionContext, join: str) -> str:
+@op(ins={"join": In(Nothing)}, out=Out(Nothing))
+def op_end(context: OpExecutionContext) -> None:
     """Metaflow step end of BranchFlow."""
-    return run_step(context, FLOW, "end", [join])
+    run_step(context, FLOW, "end")
 
 
 @job(
@@ -182,9 +187,9 @@ def BranchFlow() -> None:
     left = op_left(start)
     left_a = op_left_a(left)
     left_b = op_left_b(left)
-    left_join = op_left_join(left_a, left_b)
+    left_join = op_left_join(left_a=left_a, left_b=left_b)
     right = op_right(start)
-    join = op_join(left_join, right)
+    join = op_join(left_join=left_join, right=right)
     op_end(join)
 
 

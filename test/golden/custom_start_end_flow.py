@@ -8,6 +8,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -70,6 +71,9 @@ from dagster import (
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -92,8 +96,8 @@ FLOW = FlowInfo(
     end_step="finish",
     steps={
         "begin": StepInfo("begin"),
-        "middle": StepInfo("middle"),
-        "finish": StepInfo("finish"),
+        "middle": StepInfo("middle", inputs=("begin",)),
+        "finish": StepInfo("finish", inputs=("middle",)),
     },
     top_level_args=(
         "--quiet",
@@ -117,25 +121,26 @@ FLOW = FlowInfo(
         artifacts=("value",),
         group="CustomStartEndFlow",
     ),
+    derived_inputs=True,
 )
 
 
-@op(out=Out(str))
-def op_begin(context: OpExecutionContext) -> str:
+@op(out=Out(Nothing))
+def op_begin(context: OpExecutionContext) -> None:
     """Metaflow step begin of CustomStartEndFlow."""
-    return run_step(context, FLOW, "begin")
+    run_step(context, FLOW, "begin")
 
 
-@op(ins={"begin": In(str)}, out=Out(str))
-def op_middle(context: OpExecutionContext, begin: str) -> str:
+@op(ins={"begin": In(Nothing)}, out=Out(Nothing))
+def op_middle(context: OpExecutionContext) -> None:
     """Metaflow step middle of CustomStartEndFlow."""
-    return run_step(context, FLOW, "middle", [begin])
+    run_step(context, FLOW, "middle")
 
 
-@op(ins={"middle": In(str)}, out=Out(str))
-def op_finish(context: OpExecutionContext, middle: str) -> str:
+@op(ins={"middle": In(Nothing)}, out=Out(Nothing))
+def op_finish(context: OpExecutionContext) -> None:
     """Metaflow step finish of CustomStartEndFlow."""
-    return run_step(context, FLOW, "finish", [middle])
+    run_step(context, FLOW, "finish")
 
 
 @job(

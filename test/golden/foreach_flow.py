@@ -12,6 +12,7 @@ from dagster import (
     DynamicOut,
     DynamicOutput,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -74,6 +75,9 @@ from dagster import (
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -96,13 +100,13 @@ FLOW = FlowInfo(
     end_step="end",
     steps={
         "start": StepInfo("start"),
-        "body": StepInfo("body", split=True),
-        "body_more": StepInfo("body_more"),
-        "collect": StepInfo("collect", foreach_join=True),
-        "single": StepInfo("single"),
-        "shout": StepInfo("shout", split=True),
-        "gather": StepInfo("gather", foreach_join=True),
-        "end": StepInfo("end"),
+        "body": StepInfo("body", split=True, inputs=("start",), within="start"),
+        "body_more": StepInfo("body_more", inputs=("body",), within="start"),
+        "collect": StepInfo("collect", foreach_join=True, inputs=("body_more",)),
+        "single": StepInfo("single", inputs=("collect",)),
+        "shout": StepInfo("shout", split=True, inputs=("single",), within="single"),
+        "gather": StepInfo("gather", foreach_join=True, inputs=("shout",)),
+        "end": StepInfo("end", inputs=("gather",)),
     },
     top_level_args=(
         "--quiet",
@@ -126,58 +130,56 @@ FLOW = FlowInfo(
         artifacts=("letters", "louds", "positions", "squares"),
         group="ForeachFlow",
     ),
+    derived_inputs=True,
 )
 
 
-@op(out=DynamicOut(str))
-def op_start(context: OpExecutionContext) -> Iterator[DynamicOutput[str]]:
+@op(out=DynamicOut(Nothing))
+def op_start(context: OpExecutionContext) -> Iterator[DynamicOutput[None]]:
     """Metaflow step start of ForeachFlow (foreach over items)."""
     yield from fan_out(context, FLOW, "start")
 
 
-@op(ins={"start": In(str)}, out=Out(str))
-def op_body(context: OpExecutionContext, start: str) -> str:
+@op(ins={"start": In(Nothing)}, out=Out(Nothing))
+def op_body(context: OpExecutionContext) -> None:
     """Metaflow step body of ForeachFlow."""
-    return run_step(context, FLOW, "body", [start])
+    run_step(context, FLOW, "body")
 
 
-@op(ins={"body": In(str)}, out=Out(str))
-def op_body_more(context: OpExecutionContext, body: str) -> str:
+@op(ins={"body": In(Nothing)}, out=Out(Nothing))
+def op_body_more(context: OpExecutionContext) -> None:
     """Metaflow step body_more of ForeachFlow."""
-    return run_step(context, FLOW, "body_more", [body])
+    run_step(context, FLOW, "body_more")
 
 
-@op(ins={"body_more": In(list[str])}, out=Out(str))
-def op_collect(context: OpExecutionContext, body_more: list[str]) -> str:
+@op(ins={"body_more": In(Nothing)}, out=Out(Nothing))
+def op_collect(context: OpExecutionContext) -> None:
     """Metaflow step collect of ForeachFlow (joins body_more)."""
-    return run_step(context, FLOW, "collect", body_more)
+    run_step(context, FLOW, "collect")
 
 
-@op(ins={"collect": In(str)}, out=DynamicOut(str))
-def op_single(
-    context: OpExecutionContext,
-    collect: str,
-) -> Iterator[DynamicOutput[str]]:
+@op(ins={"collect": In(Nothing)}, out=DynamicOut(Nothing))
+def op_single(context: OpExecutionContext) -> Iterator[DynamicOutput[None]]:
     """Metaflow step single of ForeachFlow (foreach over letters)."""
-    yield from fan_out(context, FLOW, "single", [collect])
+    yield from fan_out(context, FLOW, "single")
 
 
-@op(ins={"single": In(str)}, out=Out(str))
-def op_shout(context: OpExecutionContext, single: str) -> str:
+@op(ins={"single": In(Nothing)}, out=Out(Nothing))
+def op_shout(context: OpExecutionContext) -> None:
     """Metaflow step shout of ForeachFlow."""
-    return run_step(context, FLOW, "shout", [single])
+    run_step(context, FLOW, "shout")
 
 
-@op(ins={"shout": In(list[str])}, out=Out(str))
-def op_gather(context: OpExecutionContext, shout: list[str]) -> str:
+@op(ins={"shout": In(Nothing)}, out=Out(Nothing))
+def op_gather(context: OpExecutionContext) -> None:
     """Metaflow step gather of ForeachFlow (joins shout)."""
-    return run_step(context, FLOW, "gather", shout)
+    run_step(context, FLOW, "gather")
 
 
-@op(ins={"gather": In(str)}, out=Out(str))
-def op_end(context: OpExecutionContext, gather: str) -> str:
+@op(ins={"gather": In(Nothing)}, out=Out(Nothing))
+def op_end(context: OpExecutionContext) -> None:
     """Metaflow step end of ForeachFlow."""
-    return run_step(context, FLOW, "end", [gather])
+    run_step(context, FLOW, "end")
 
 
 @job(
@@ -191,7 +193,7 @@ def ForeachFlow() -> None:
     """Metaflow flow ForeachFlow, one op per step."""
     start = op_start()
 
-    def each_start(start: str) -> str:
+    def each_start(start: Nothing) -> Nothing:
         body = op_body(start)
         body_more = op_body_more(body)
         return body_more
@@ -199,7 +201,7 @@ def ForeachFlow() -> None:
     collect = op_collect(start.map(each_start).collect())
     single = op_single(collect)
 
-    def each_single(single: str) -> str:
+    def each_single(single: Nothing) -> Nothing:
         shout = op_shout(single)
         return shout
 

@@ -12,6 +12,7 @@ from dagster import (
     DynamicOut,
     DynamicOutput,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -74,6 +75,9 @@ from dagster import (
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -96,12 +100,12 @@ FLOW = FlowInfo(
     end_step="end",
     steps={
         "start": StepInfo("start"),
-        "fan": StepInfo("fan"),
-        "measure": StepInfo("measure", split=True),
-        "fan_join": StepInfo("fan_join", foreach_join=True),
-        "plain": StepInfo("plain"),
-        "join": StepInfo("join"),
-        "end": StepInfo("end"),
+        "fan": StepInfo("fan", inputs=("start",)),
+        "measure": StepInfo("measure", split=True, inputs=("fan",), within="fan"),
+        "fan_join": StepInfo("fan_join", foreach_join=True, inputs=("measure",)),
+        "plain": StepInfo("plain", inputs=("start",)),
+        "join": StepInfo("join", inputs=("fan_join", "plain")),
+        "end": StepInfo("end", inputs=("join",)),
     },
     top_level_args=(
         "--quiet",
@@ -125,49 +129,50 @@ FLOW = FlowInfo(
         artifacts=("lengths", "note"),
         group="ForeachInBranchFlow",
     ),
+    derived_inputs=True,
 )
 
 
-@op(out=Out(str))
-def op_start(context: OpExecutionContext) -> str:
+@op(out=Out(Nothing))
+def op_start(context: OpExecutionContext) -> None:
     """Metaflow step start of ForeachInBranchFlow (splits into fan, plain)."""
-    return run_step(context, FLOW, "start")
+    run_step(context, FLOW, "start")
 
 
-@op(ins={"start": In(str)}, out=DynamicOut(str))
-def op_fan(context: OpExecutionContext, start: str) -> Iterator[DynamicOutput[str]]:
+@op(ins={"start": In(Nothing)}, out=DynamicOut(Nothing))
+def op_fan(context: OpExecutionContext) -> Iterator[DynamicOutput[None]]:
     """Metaflow step fan of ForeachInBranchFlow (foreach over words)."""
-    yield from fan_out(context, FLOW, "fan", [start])
+    yield from fan_out(context, FLOW, "fan")
 
 
-@op(ins={"fan": In(str)}, out=Out(str))
-def op_measure(context: OpExecutionContext, fan: str) -> str:
+@op(ins={"fan": In(Nothing)}, out=Out(Nothing))
+def op_measure(context: OpExecutionContext) -> None:
     """Metaflow step measure of ForeachInBranchFlow."""
-    return run_step(context, FLOW, "measure", [fan])
+    run_step(context, FLOW, "measure")
 
 
-@op(ins={"measure": In(list[str])}, out=Out(str))
-def op_fan_join(context: OpExecutionContext, measure: list[str]) -> str:
+@op(ins={"measure": In(Nothing)}, out=Out(Nothing))
+def op_fan_join(context: OpExecutionContext) -> None:
     """Metaflow step fan_join of ForeachInBranchFlow (joins measure)."""
-    return run_step(context, FLOW, "fan_join", measure)
+    run_step(context, FLOW, "fan_join")
 
 
-@op(ins={"start": In(str)}, out=Out(str))
-def op_plain(context: OpExecutionContext, start: str) -> str:
+@op(ins={"start": In(Nothing)}, out=Out(Nothing))
+def op_plain(context: OpExecutionContext) -> None:
     """Metaflow step plain of ForeachInBranchFlow."""
-    return run_step(context, FLOW, "plain", [start])
+    run_step(context, FLOW, "plain")
 
 
-@op(ins={"fan_join": In(str), "plain": In(str)}, out=Out(str))
-def op_join(context: OpExecutionContext, fan_join: str, plain: str) -> str:
+@op(ins={"fan_join": In(Nothing), "plain": In(Nothing)}, out=Out(Nothing))
+def op_join(context: OpExecutionContext) -> None:
     """Metaflow step join of ForeachInBranchFlow (joins fan_join, plain)."""
-    return run_step(context, FLOW, "join", [fan_join, plain])
+    run_step(context, FLOW, "join")
 
 
-@op(ins={"join": In(str)}, out=Out(str))
-def op_end(context: OpExecutionContext, join: str) -> str:
+@op(ins={"join": In(Nothing)}, out=Out(Nothing))
+def op_end(context: OpExecutionContext) -> None:
     """Metaflow step end of ForeachInBranchFlow."""
-    return run_step(context, FLOW, "end", [join])
+    run_step(context, FLOW, "end")
 
 
 @job(
@@ -182,13 +187,13 @@ def ForeachInBranchFlow() -> None:
     start = op_start()
     fan = op_fan(start)
 
-    def each_fan(fan: str) -> str:
+    def each_fan(fan: Nothing) -> Nothing:
         measure = op_measure(fan)
         return measure
 
     fan_join = op_fan_join(fan.map(each_fan).collect())
     plain = op_plain(start)
-    join = op_join(fan_join, plain)
+    join = op_join(fan_join=fan_join, plain=plain)
     op_end(join)
 
 

@@ -8,6 +8,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -70,6 +71,9 @@ from dagster import (
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -92,8 +96,8 @@ FLOW = FlowInfo(
     end_step="end",
     steps={
         "start": StepInfo("start"),
-        "double": StepInfo("double"),
-        "end": StepInfo("end"),
+        "double": StepInfo("double", inputs=("start",)),
+        "end": StepInfo("end", inputs=("double",)),
     },
     top_level_args=(
         "--quiet",
@@ -113,25 +117,26 @@ FLOW = FlowInfo(
     fast_launch=FAST_LAUNCH,
     lost_run_after=300,
     assets=FlowAssets(key=("LinearFlow",), artifacts=("value",), group="LinearFlow"),
+    derived_inputs=True,
 )
 
 
-@op(out=Out(str))
-def op_start(context: OpExecutionContext) -> str:
+@op(out=Out(Nothing))
+def op_start(context: OpExecutionContext) -> None:
     """Metaflow step start of LinearFlow."""
-    return run_step(context, FLOW, "start")
+    run_step(context, FLOW, "start")
 
 
-@op(ins={"start": In(str)}, out=Out(str))
-def op_double(context: OpExecutionContext, start: str) -> str:
+@op(ins={"start": In(Nothing)}, out=Out(Nothing))
+def op_double(context: OpExecutionContext) -> None:
     """Metaflow step double of LinearFlow."""
-    return run_step(context, FLOW, "double", [start])
+    run_step(context, FLOW, "double")
 
 
-@op(ins={"double": In(str)}, out=Out(str))
-def op_end(context: OpExecutionContext, double: str) -> str:
+@op(ins={"double": In(Nothing)}, out=Out(Nothing))
+def op_end(context: OpExecutionContext) -> None:
     """Metaflow step end of LinearFlow."""
-    return run_step(context, FLOW, "end", [double])
+    run_step(context, FLOW, "end")
 
 
 @job(

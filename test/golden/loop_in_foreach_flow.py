@@ -75,6 +75,9 @@ from dagster import (
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 

@@ -11,6 +11,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -74,6 +75,9 @@ from pydantic import Field
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -94,7 +98,7 @@ FLOW = FlowInfo(
     anchor=__file__,
     start_step="start",
     end_step="end",
-    steps={"start": StepInfo("start"), "end": StepInfo("end")},
+    steps={"start": StepInfo("start"), "end": StepInfo("end", inputs=("start",))},
     top_level_args=(
         "--quiet",
         "--metadata=local",
@@ -126,6 +130,7 @@ FLOW = FlowInfo(
         artifacts=("message", "seen"),
         group="ParamFlow",
     ),
+    derived_inputs=True,
 )
 
 
@@ -146,16 +151,16 @@ class StartConfig(Config):
     who: str = Field(description="Required, no default.")
 
 
-@op(out=Out(str))
-def op_start(context: OpExecutionContext, config: StartConfig) -> str:
+@op(out=Out(Nothing))
+def op_start(context: OpExecutionContext, config: StartConfig) -> None:
     """Metaflow step start of ParamFlow."""
-    return run_step(context, FLOW, "start", params=config.model_dump(by_alias=True))
+    run_step(context, FLOW, "start", params=config.model_dump(by_alias=True))
 
 
-@op(ins={"start": In(str)}, out=Out(str))
-def op_end(context: OpExecutionContext, start: str) -> str:
+@op(ins={"start": In(Nothing)}, out=Out(Nothing))
+def op_end(context: OpExecutionContext) -> None:
     """Metaflow step end of ParamFlow."""
-    return run_step(context, FLOW, "end", [start])
+    run_step(context, FLOW, "end")
 
 
 @job(

@@ -13,6 +13,7 @@ from dagster import (
     DynamicOut,
     DynamicOutput,
     In,
+    Nothing,
     OpExecutionContext,
     Out,
     SensorEvaluationContext,
@@ -76,6 +77,9 @@ from pydantic import Field
 # runtime part tasks, embedded verbatim
 
 
+# runtime part derived, embedded verbatim
+
+
 # runtime part ops, embedded verbatim
 
 
@@ -98,12 +102,17 @@ FLOW = FlowInfo(
     end_step="end",
     steps={
         "start": StepInfo("start"),
-        "count_words": StepInfo("count_words"),
-        "measure": StepInfo("measure", split=True),
-        "collect": StepInfo("collect", foreach_join=True),
-        "shout": StepInfo("shout"),
-        "join": StepInfo("join"),
-        "end": StepInfo("end", cards=True),
+        "count_words": StepInfo("count_words", inputs=("start",)),
+        "measure": StepInfo(
+            "measure",
+            split=True,
+            inputs=("count_words",),
+            within="count_words",
+        ),
+        "collect": StepInfo("collect", foreach_join=True, inputs=("measure",)),
+        "shout": StepInfo("shout", inputs=("start",)),
+        "join": StepInfo("join", inputs=("collect", "shout")),
+        "end": StepInfo("end", cards=True, inputs=("join",)),
     },
     top_level_args=(
         "--quiet",
@@ -127,6 +136,7 @@ FLOW = FlowInfo(
         artifacts=("greeting", "lengths"),
         group="UiDemoFlow",
     ),
+    derived_inputs=True,
 )
 
 
@@ -144,75 +154,72 @@ class StartConfig(Config):
 
 
 @op(
-    out=Out(str),
+    out=Out(Nothing),
     description="Split the sentence into words, then greet and count at the same time.\n\nMetaflow step start of UiDemoFlow (splits into count_words, shout).",
 )
-def op_start(context: OpExecutionContext, config: StartConfig) -> str:
+def op_start(context: OpExecutionContext, config: StartConfig) -> None:
     """Metaflow step start of UiDemoFlow (splits into count_words, shout)."""
-    return run_step(context, FLOW, "start", params=config.model_dump(by_alias=True))
+    run_step(context, FLOW, "start", params=config.model_dump(by_alias=True))
 
 
 @op(
-    ins={"start": In(str)},
-    out=DynamicOut(str),
+    ins={"start": In(Nothing)},
+    out=DynamicOut(Nothing),
     description="Fan out: one `measure` task per word.\n\nMetaflow step count_words of UiDemoFlow (foreach over words).",
 )
-def op_count_words(
-    context: OpExecutionContext,
-    start: str,
-) -> Iterator[DynamicOutput[str]]:
+def op_count_words(context: OpExecutionContext) -> Iterator[DynamicOutput[None]]:
     """Metaflow step count_words of UiDemoFlow (foreach over words)."""
-    yield from fan_out(context, FLOW, "count_words", [start])
+    yield from fan_out(context, FLOW, "count_words")
 
 
 @op(
-    ins={"count_words": In(str)},
-    out=Out(str),
+    ins={"count_words": In(Nothing)},
+    out=Out(Nothing),
     description="Measure one word.\n\nMetaflow step measure of UiDemoFlow.",
 )
-def op_measure(context: OpExecutionContext, count_words: str) -> str:
+def op_measure(context: OpExecutionContext) -> None:
     """Metaflow step measure of UiDemoFlow."""
-    return run_step(context, FLOW, "measure", [count_words])
+    run_step(context, FLOW, "measure")
 
 
 @op(
-    ins={"measure": In(list[str])},
-    out=Out(str),
+    ins={"measure": In(Nothing)},
+    out=Out(Nothing),
     description="Gather every word's length into one dict.\n\nMetaflow step collect of UiDemoFlow (joins measure).",
 )
-def op_collect(context: OpExecutionContext, measure: list[str]) -> str:
+def op_collect(context: OpExecutionContext) -> None:
     """Metaflow step collect of UiDemoFlow (joins measure)."""
-    return run_step(context, FLOW, "collect", measure)
+    run_step(context, FLOW, "collect")
 
 
 @op(
-    ins={"start": In(str)},
-    out=Out(str),
+    ins={"start": In(Nothing)},
+    out=Out(Nothing),
     description="Repeat the greeting `repeat` times.\n\nMetaflow step shout of UiDemoFlow.",
 )
-def op_shout(context: OpExecutionContext, start: str) -> str:
+def op_shout(context: OpExecutionContext) -> None:
     """Metaflow step shout of UiDemoFlow."""
-    return run_step(context, FLOW, "shout", [start])
+    run_step(context, FLOW, "shout")
 
 
 @op(
-    ins={"collect": In(str), "shout": In(str)},
-    out=Out(str),
+    ins={"collect": In(Nothing), "shout": In(Nothing)},
+    out=Out(Nothing),
     description="Meet both branches: the greeting and the lengths.\n\nMetaflow step join of UiDemoFlow (joins collect, shout).",
 )
-def op_join(context: OpExecutionContext, collect: str, shout: str) -> str:
+def op_join(context: OpExecutionContext) -> None:
     """Metaflow step join of UiDemoFlow (joins collect, shout)."""
-    return run_step(context, FLOW, "join", [collect, shout])
+    run_step(context, FLOW, "join")
 
 
 @op(
-    ins={"join": In(str)},
-    out=Out(str),
+    ins={"join": In(Nothing)},
+    out=Out(Nothing),
     description="Report the total in a card.\n\nMetaflow step end of UiDemoFlow (@card).",
 )
-def op_end(context: OpExecutionContext, join: str) -> str:
+def op_end(context: OpExecutionContext) -> None:
     """Metaflow step end of UiDemoFlow (@card)."""
-    return run_step(context, FLOW, "end", [join])
+    run_step(context, FLOW, "end")
 
 
 @job(
@@ -227,13 +234,13 @@ def UiDemoFlow() -> None:
     start = op_start()
     count_words = op_count_words(start)
 
-    def each_count_words(count_words: str) -> str:
+    def each_count_words(count_words: Nothing) -> Nothing:
         measure = op_measure(count_words)
         return measure
 
     collect = op_collect(count_words.map(each_count_words).collect())
     shout = op_shout(start)
-    join = op_join(collect, shout)
+    join = op_join(collect=collect, shout=shout)
     op_end(join)
 
 

@@ -259,3 +259,13 @@ export function bodyLines(nodes: readonly JobNode[], indent = ""): string[] {
   }
   return out;
 }
+
+/**
+ * The same flow where ops hand each other their tasks' paths: under Dagster's
+ * multiprocess executor (with the thread executor, a flow without switches, nested
+ * foreaches or `num_parallel` has ops find their inputs themselves: Analysis.derivedInputs).
+ */
+export function valued(ir: FlowIR): FlowIR {
+  ir.deploy.executor = { ...ir.deploy.executor, kind: "multiprocess" };
+  return ir;
+}

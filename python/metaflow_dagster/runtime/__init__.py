@@ -32,6 +32,7 @@ PARTS = (
     "executor",
     "exit_hooks",
     "tasks",
+    "derived",
     "ops",
     "outputs",
     "automation",

@@ -72,6 +72,10 @@ class StepInfo:
     timeout: float | None = None
     # @card (in source or `--with card`): the op lists the task's cards as metadata.
     cards: bool = False
+    # With FlowInfo.derived_inputs: the steps feeding this one, in Metaflow's order,
+    # and the foreach whose split this step's task is in (None outside any).
+    inputs: tuple[str, ...] = ()
+    within: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,9 @@ class FlowInfo:
     exit_hooks_on_error: tuple[str, ...] = ()
     # The flow's assets; None: none (`--no-assets`).
     assets: FlowAssets | None = None
+    # Ops pass each other nothing (`Nothing` inputs and outputs): each finds its
+    # inputs' task ids from the steps' `inputs` and `within` (derived.py).
+    derived_inputs: bool = False
 
     @property
     def flow_dir(self) -> str:

@@ -4,7 +4,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from dagster import (
-    DagsterInvalidDefinitionError,
     DynamicOutput,
     Failure,
     MetadataValue,
@@ -24,6 +23,7 @@ from .datastore import (
     _task_datastore,
     _task_metadata,
 )
+from .derived import _accepted, derived_inputs, foreach_keys, remember_splits
 from .keys import Frame, mapping_keys, padded, split_value
 from .model import GUARD_OUTPUT, NOT_TAKEN, FlowInfo, TaskResult
 from .tasks import (
@@ -47,8 +47,11 @@ def run_step(
     *,
     params: Mapping[str, Any] | None = None,
     guard: bool = False,
-) -> str:
-    """Run one Metaflow task of `step`; return its input path for the next ops."""
+) -> str | None:
+    """Run one Metaflow task of `step`; return its input path for the next ops (None
+    where they find it themselves: derived.py)."""
+    if flow.derived_inputs:
+        inputs = derived_inputs(context, flow, step)
     if guard and all(path == NOT_TAKEN for path in inputs):
         # The end op's fan-in also reads the start op's guard output, so it runs even
         # when none of its real inputs came, and fails the run here.
@@ -65,7 +68,7 @@ def run_step(
     context.add_output_metadata(metadata, output_name="result")
     if step == flow.end_step:
         report_assets(context, flow, result)
-    return result.input_path
+    return None if flow.derived_inputs else result.input_path
 
 
 def run_start(
@@ -88,9 +91,11 @@ def fan_out(
     *,
     params: Mapping[str, Any] | None = None,
     emit_guard: bool = False,
-) -> Iterator[DynamicOutput[str] | Output[str]]:
+) -> Iterator[DynamicOutput[str | None] | Output[str]]:
     """Run a foreach step, then yield one dynamic output per split, in split order,
     keyed by the items' values where they make keys (keys.py)."""
+    if flow.derived_inputs:
+        inputs = derived_inputs(context, flow, step)
     result = _run_task(context, flow, step, inputs, params)
     tds = _task_datastore(flow, result, step)
     num_splits = _foreach_cardinality(step, tds)
@@ -98,12 +103,12 @@ def fan_out(
     context.log.info(f"Foreach yields {num_splits} child steps.")
     metadata = _task_metadata(flow, result, step)
     metadata.update(_card_metadata(context, flow, result, step))
-    values = _item_values(tds, num_splits)
-    stacks = [[(i, num_splits, values[i])] for i in range(num_splits)]
-    keys = mapping_keys(stacks, _accepted)
-    for index, key in enumerate(keys):
+    keys, splits = foreach_keys(tds, num_splits)
+    if flow.derived_inputs:
+        remember_splits(result.input_path, result.attempt, keys, splits)
+    for index, (key, split) in enumerate(zip(keys, splits, strict=True)):
         yield DynamicOutput(
-            split_value(result.input_path, padded(index, num_splits)),
+            None if flow.derived_inputs else split_value(result.input_path, split),
             mapping_key=key,
             metadata=metadata if index == 0 else {"split index": index},
         )
@@ -181,16 +186,6 @@ def split_again(
     for value, key in zip(splits, keys, strict=True):
         yield DynamicOutput(value, mapping_key=key)
     context.log.info(f"Foreach {step!r} yields {len(splits)} child steps in all.")
-
-
-def _accepted(key: str) -> bool:
-    """Whether Dagster takes `key` as a mapping key (its own check, when a dynamic
-    output is made: characters, and names reserved in Dagster or Python)."""
-    try:
-        DynamicOutput(None, mapping_key=key)
-    except DagsterInvalidDefinitionError:
-        return False
-    return True
 
 
 def _check_num_splits(flow: FlowInfo, step: str, num_splits: int) -> None:

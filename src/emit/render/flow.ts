@@ -20,6 +20,8 @@ function stepInfo(f: StepFacts): PyValue {
   if (f.env.length > 0) kwargs.push(["env", Object.fromEntries(f.env)]);
   if (f.timeout !== null) kwargs.push(["timeout", f.timeout]);
   if (f.cards) kwargs.push(["cards", true]);
+  if (f.inputs.length > 0) kwargs.push(["inputs", pyTuple(f.inputs)]);
+  if (f.within !== null) kwargs.push(["within", f.within]);
   return pyCall("StepInfo", [f.name], kwargs);
 }
 
@@ -53,6 +55,7 @@ function optional(flow: FlowInfoPlan): [string, PyValue][] {
     if (a.upstream.length > 0) assets.push(["upstream", pyTuple(a.upstream.map((k) => pyTuple(k)))]);
     kwargs.push(["assets", pyCall("FlowAssets", [], assets)]);
   }
+  if (flow.derivedInputs) kwargs.push(["derived_inputs", true]);
   return kwargs;
 }
 

@@ -56,7 +56,12 @@ function fits(text: string, indent: string): boolean {
 function renderCall(node: Extract<JobNode, { kind: "call" }>, w: Writer, used: ReadonlySet<string>): void {
   const target = node.target !== null && used.has(node.target) ? node.target : null;
   const text = (split: boolean): string => {
-    const expr = pyCall(node.fn, node.args.map((a) => argValue(a, split)), []);
+    const values = node.args.map((a) => argValue(a, split));
+    const keywords = node.keywords;
+    const expr =
+      keywords === undefined
+        ? pyCall(node.fn, values, [])
+        : pyCall(node.fn, [], keywords.map((name, i): [string, PyValue] => [name, values[i] ?? null]));
     return target !== null ? assignment(target, node.fn, expr, w.currentIndent) : pyLiteral(expr, { indent: w.currentIndent });
   };
   const oneLine = text(false);
@@ -78,7 +83,8 @@ function renderNodes(nodes: readonly JobNode[], w: Writer, used: ReadonlySet<str
     if (node.kind === "call") {
       renderCall(node, w, used);
     } else if (node.kind === "def") {
-      const returns = node.returns.length === 1 ? "str" : `tuple[${node.returns.map(() => "str").join(", ")}]`;
+      const one = node.returnType;
+      const returns = node.returns.length === 1 ? one : `tuple[${node.returns.map(() => one).join(", ")}]`;
       w.blank();
       w.block(defHeader(node.fn, [`${node.param}: ${node.paramType}`], returns, w.currentIndent), () => {
         renderNodes(node.body, w, used);

@@ -13,7 +13,9 @@ function decorator(op: OpPlan): PyValue {
   const kwargs: [string, PyValue][] = [];
   if (op.inputs.length > 0) {
     const ins: Record<string, PyValue> = {};
-    for (const input of op.inputs) ins[input.name] = pyRaw(input.list ? "In(list[str])" : "In(str)");
+    for (const input of op.inputs) {
+      ins[input.name] = pyRaw(input.nothing ? "In(Nothing)" : input.list ? "In(list[str])" : "In(str)");
+    }
     kwargs.push(["ins", ins]);
   }
   const [only] = op.outputs;
@@ -36,7 +38,10 @@ function decorator(op: OpPlan): PyValue {
 function signature(op: OpPlan): string[] {
   const params = ["context: OpExecutionContext"];
   if (op.config !== null) params.push(`config: ${op.config}`);
-  for (const input of op.inputs) params.push(`${input.name}: ${input.list ? "list[str]" : "str"}`);
+  // Dagster passes no argument for a `Nothing` input.
+  for (const input of op.inputs.filter((i) => !i.nothing)) {
+    params.push(`${input.name}: ${input.list ? "list[str]" : "str"}`);
+  }
   return params;
 }
 
@@ -70,7 +75,7 @@ export function renderOps(ops: readonly OpPlan[], w: Writer): void {
     w.line(defHeader(op.fn, signature(op), op.returns, w.currentIndent));
     w.indent(() => {
       w.line(`"""${docSafe(op.docstring)}"""`);
-      const keyword = op.yields ? "yield from " : "return ";
+      const keyword = op.statement === "call" ? "" : `${op.statement} `;
       w.line(keyword + pyLiteral(call(op), { indent: w.currentIndent, prefixWidth: keyword.length }));
     });
   }
