@@ -53,6 +53,7 @@ function derivable(step: StepShape): boolean {
   if (step.closesForeach !== null && step.inputs.includes(step.closesForeach)) return false;
   return !regroups(step.segment, step.name);
 }
+
 /** The shape of a step the analysis knows (a wrong name is the planner's own bug). */
 export function shapeOf(analysis: Analysis, name: string): StepShape {
   const found = analysis.steps.get(name);

@@ -38,8 +38,10 @@ from .keys import mapping_keys, padded, split_value
 from .model import FlowInfo, TaskResult
 from .tasks import metaflow_run_id, task_id_of
 
-# (foreach task path, attempt) -> its split keys by mapping key, in split order.
-_TABLES: dict[tuple[str, int], dict[str, str]] = {}
+# Foreach task path -> its split keys by mapping key, in split order. Only a new
+# attempt of the foreach task can change a table, and only its op makes one: in this
+# process, fan_out replaces the table; in another, the table is read afresh.
+_TABLES: dict[str, dict[str, str]] = {}
 _TABLES_LOCK = threading.Lock()
 
 
@@ -61,30 +63,30 @@ def foreach_keys(tds: object, num_splits: int) -> tuple[list[str], list[str]]:
     return keys, [padded(i, num_splits) for i in range(num_splits)]
 
 
-def remember_splits(
-    path: str, attempt: int, keys: Sequence[str], splits: Sequence[str]
-) -> None:
+def remember_splits(path: str, keys: Sequence[str], splits: Sequence[str]) -> None:
     """What fan_out made of a foreach task, for its splits' ops in this process."""
     with _TABLES_LOCK:
-        _TABLES[path, attempt] = dict(zip(keys, splits, strict=True))
+        _TABLES[path] = dict(zip(keys, splits, strict=True))
 
 
 def _splits(flow: FlowInfo, run_id: str, foreach: str) -> tuple[str, dict[str, str]]:
     """The foreach task's input path and its table (read once per process)."""
     path = f"{run_id}/{foreach}/{task_id_of(flow, foreach, None)}"
+    with _TABLES_LOCK:
+        table = _TABLES.get(path)
+    if table is not None:
+        return path, table
+    # The latest done attempt: the one the split's task reads its input from (Metaflow
+    # input paths name no attempt).
     attempt = _done_attempt(flow, path)
     if attempt is None:
         raise Failure(
             description=f"The foreach task {flow.name}/{path} never finished."
         )
-    with _TABLES_LOCK:
-        table = _TABLES.get((path, attempt))
-    if table is None:
-        tds = _task_datastore(flow, TaskResult(path, attempt), foreach)
-        keys, splits = foreach_keys(tds, _foreach_cardinality(foreach, tds))
-        remember_splits(path, attempt, keys, splits)
-        table = dict(zip(keys, splits, strict=True))
-    return path, table
+    tds = _task_datastore(flow, TaskResult(path, attempt), foreach)
+    keys, splits = foreach_keys(tds, _foreach_cardinality(foreach, tds))
+    remember_splits(path, keys, splits)
+    return path, dict(zip(keys, splits, strict=True))
 
 
 def derived_inputs(context: OpExecutionContext, flow: FlowInfo, step: str) -> list[str]:
@@ -96,7 +98,13 @@ def derived_inputs(context: OpExecutionContext, flow: FlowInfo, step: str) -> li
     key = None
     if info.within is not None:
         path, table = _splits(flow, run_id, info.within)
-        key = table[context.get_mapping_key()]
+        key = table.get(context.get_mapping_key() or "")
+        if key is None:
+            raise Failure(
+                description=f"The foreach task {flow.name}/{path} has no split named "
+                f"{context.get_mapping_key()!r} (ran again with other items?).",
+                allow_retries=False,
+            )
         if info.split:
             return [split_value(path, key)]
     paths = []

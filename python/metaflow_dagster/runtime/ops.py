@@ -105,7 +105,7 @@ def fan_out(
     metadata.update(_card_metadata(context, flow, result, step))
     keys, splits = foreach_keys(tds, num_splits)
     if flow.derived_inputs:
-        remember_splits(result.input_path, result.attempt, keys, splits)
+        remember_splits(result.input_path, keys, splits)
     for index, (key, split) in enumerate(zip(keys, splits, strict=True)):
         yield DynamicOutput(
             None if flow.derived_inputs else split_value(result.input_path, split),
