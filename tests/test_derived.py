@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from conftest import comparable, compile_flow, native_run, read_run, run_pathspec
 from dagster import DagsterInstance, ReexecutionOptions, execute_job
@@ -37,16 +38,22 @@ def forget_splits(metaflow_run: str) -> int:
     return forgotten
 
 
-def test_ops_pass_nothing_and_the_run_is_natives(
-    flow_dir: Path, tmp_path: Path
-) -> None:
-    # Items [30, 10, 20, 5] and ["c", "a", "b"]: mapping keys are the items ("05" is
-    # split 3), so a split finds its index only by the foreach task's own table.
+def foreach_job(flow_dir: Path, tmp_path: Path) -> tuple[Path, Any, Path]:
+    """The foreach flow compiled (ops passing nothing), its job, a Dagster home."""
     flow, module = compile_flow("foreach_flow.py", flow_dir)
     assert module.FLOW.derived_inputs
     home = tmp_path / "dagster_home"
     home.mkdir()
     job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "ForeachFlow")
+    return flow, job, home
+
+
+def test_ops_pass_nothing_and_the_run_is_natives(
+    flow_dir: Path, tmp_path: Path
+) -> None:
+    # Items [30, 10, 20, 5] and ["c", "a", "b"]: mapping keys are the items ("05" is
+    # split 3), so a split finds its index only by the foreach task's own table.
+    flow, job, home = foreach_job(flow_dir, tmp_path)
     with DagsterInstance.local_temp(str(home)) as instance:
         with execute_job(job, instance=instance) as result:
             assert result.success
@@ -66,10 +73,7 @@ def test_a_split_run_again_finds_its_inputs_without_its_foreach_op(
 ) -> None:
     """Re-executing one split and the join, as from Dagster's UI: the foreach op does
     not run, so the split's key comes from the foreach task in the datastore."""
-    flow, _ = compile_flow("foreach_flow.py", flow_dir)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    job = ReconstructableJob.for_file(str(flow_dir / "defs.py"), "ForeachFlow")
+    flow, job, home = foreach_job(flow_dir, tmp_path)
     with DagsterInstance.local_temp(str(home)) as instance:
         with execute_job(job, instance=instance) as first:
             assert first.success
