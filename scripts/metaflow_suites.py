@@ -31,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -292,7 +293,22 @@ def table(plan, results, not_applicable, reduced) -> None:
 # --- main ------------------------------------------------------------------------
 
 
+def _default_signals() -> None:
+    """Let Metaflow's runner and its pool workers be interrupted and terminated.
+
+    A process started in the background by a non-interactive shell (`cmd &`, as CI
+    scripts do) inherits SIGINT and SIGQUIT ignored; Dagster's in-process execution
+    then maps SIGTERM to SIGINT's handler (dagster._utils.interrupts), so a pytest
+    worker that ran a job ignores SIGTERM too, and so does everything it starts.
+    run_tests.py's multiprocessing.Pool ends its workers with SIGTERM: a worker that
+    ignores it never exits and the pool waits forever (seen in CI)."""
+    for name in ("SIGHUP", "SIGQUIT", "SIGTERM"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> int:
+    _default_signals()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suite", choices=["core", "ux"])
     parser.add_argument("--reduced", action="store_true", help="the CI subset")
