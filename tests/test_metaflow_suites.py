@@ -10,8 +10,10 @@ metadata checkers. The full run (every graph) and test/ux: docs/METAFLOW_SUITES.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from conftest import REPO
@@ -38,3 +40,39 @@ def test_metaflow_core_suite_reduced() -> None:
     # kept with each failing test's output in run_tests.log.
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-4000:]
     assert " 0 failed" in proc.stdout
+
+
+def test_the_suites_runner_starts_with_default_signals() -> None:
+    """Started from a process that ignores SIGTERM and SIGINT (a pytest worker that ran
+    a Dagster job after being started by a background CI shell), the script still
+    gives Metaflow's runner default signals: its pool ends workers with SIGTERM."""
+    probe = (
+        "import signal, subprocess, sys\n"
+        f"sys.path.insert(0, {str(SCRIPT.parent)!r})\n"
+        "import metaflow_suites\n"
+        "metaflow_suites._default_signals()\n"
+        "out = subprocess.run(['cat', '/proc/self/status'], capture_output=True,\n"
+        "                     text=True).stdout\n"
+        "print(next(l for l in out.splitlines() if l.startswith('SigIgn:')))\n"
+    )
+
+    def ignore() -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_IGN)
+
+    def ignored(preexec: Callable[[], None] | None, code: str) -> int:
+        line = subprocess.run(
+            [sys.executable, "-c", code],
+            preexec_fn=preexec,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return int(line[-1], 16)
+
+    mask = sum(1 << (s - 1) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+    # The probe without the reset sees the ignores (the test's premise holds) ...
+    without = probe.replace("metaflow_suites._default_signals()\n", "")
+    assert ignored(ignore, without) & mask == mask
+    # ... and with it, none of them.
+    assert ignored(ignore, probe) & mask == 0
