@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -134,3 +135,28 @@ def test_tasks_outlive_a_stopped_launcher_but_not_a_dead_op(tmp_path: Path) -> N
     while not is_gone(doomed.pid):
         assert time.monotonic() < deadline, "the task outlived its op"
         time.sleep(0.1)
+
+
+USER = """
+import json, os, sys
+from metaflow_dagster.runtime import launcher
+args = [sys.executable, sys.argv[1], "0"]
+task = launcher.launch_warm(args, sys.argv[2], dict(os.environ))
+task.stdout.read(), task.stderr.read()
+assert task.wait(timeout=60) == 0
+print(json.dumps([l.process.pid for l in launcher._LAUNCHERS.values()]))
+"""
+
+
+def test_no_launcher_outlives_the_process_that_started_it(script: Path) -> None:
+    """At exit, the process reaps its launchers: none is left behind, still running or
+    reparented (so their CPU, and their tasks', is counted as its children's)."""
+    done = subprocess.run(
+        [sys.executable, "-c", USER, str(script), str(script.parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (pid,) = json.loads(done.stdout)
+    assert not Path(f"/proc/{pid}").exists(), "the launcher outlived its process"

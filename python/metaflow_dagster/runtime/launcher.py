@@ -66,6 +66,9 @@ LAUNCHER_START_SECONDS = 120.0
 # A launcher with nothing to do for this long exits (a long-lived process that ran a
 # job, e.g. a notebook, keeps none idle for ever); the next task starts a new one.
 LAUNCHER_IDLE_SECONDS = 60.0
+# How long an exiting process waits for its launchers to end (they end at once when
+# no task runs; with tasks running, this process does not wait out their grace).
+REAP_SECONDS = 1.0
 # Launchers kept per process (each is one idle interpreter with Metaflow imported).
 MAX_LAUNCHERS = 4
 
@@ -226,6 +229,10 @@ def _launcher_source() -> str:
             "float(sys.argv[3]), float(sys.argv[4]))\n"
             "if _exit is not None:\n"
             "    sys.exit(_exit)\n"
+            # The launcher itself ran no task's code and holds nothing to finalize:
+            # it ends at once (the process that started it waits for it at exit).
+            "sys.stderr.flush()\n"
+            "os._exit(0)\n"
         )
         _LAUNCHER_SOURCE = "\n\n".join(parts)
     return _LAUNCHER_SOURCE
@@ -409,6 +416,14 @@ def launch_warm(args: Sequence[str], cwd: str, env: Mapping[str, str]) -> Launch
 def _close_launchers() -> None:
     # This process is exiting: a task still running has lost its op.
     with _LAUNCHERS_LOCK:
-        for launcher in _LAUNCHERS.values():
+        closed = list(_LAUNCHERS.values())
+        for launcher in closed:
             launcher.close(stop_tasks=True)
         _LAUNCHERS.clear()
+    # Reap them, so that none outlives this process (an idle one ends at once; its
+    # CPU, and its tasks', is then this process's children's, as a cold task's is).
+    # One that is still stopping tasks ends by itself, SIGKILL at most its grace later.
+    deadline = time.monotonic() + REAP_SECONDS
+    for launcher in closed:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            launcher.process.wait(timeout=max(deadline - time.monotonic(), 0.0))
