@@ -170,6 +170,67 @@ def run_job(
     return {"total_s": total, "ops": ops}
 
 
+# The bench's `ours` process (driver.py, mode `job`), with a last atexit handler that
+# stamps the time: what follows it is CPython's finalization (module teardown and its
+# garbage collections). With `freeze`, a handler that runs just before it calls
+# gc.freeze(), so finalization's collections skip every object alive at exit: the
+# difference is what those collections cost (the bench itself never does this).
+PHASES = """
+import atexit, sys, time
+atexit.register(lambda: print("PHASE-ATEXIT", time.time(), file=sys.stderr, flush=True))
+if sys.argv[1] == "freeze":
+    import gc
+    atexit.register(gc.freeze)
+sys.path.insert(0, sys.argv[2])
+import driver
+driver.main(["job", "defs.py", sys.argv[3]])
+"""
+
+
+def process_phases(
+    folder: Path, flow: Any, py: str, env: dict[str, str], variant: str
+) -> dict[str, Any]:
+    """Where the whole process's wall time goes, for linear10 as the bench runs it."""
+    samples = []
+    for _ in range(SAMPLES):
+        for old in ("dagster_instance", ".metaflow"):
+            shutil.rmtree(folder / old, ignore_errors=True)
+        (folder / ".metaflow").mkdir()
+        started = time.time()
+        proc = subprocess.run(
+            [py, "-c", PHASES, variant, str(BENCH), flow.cls],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ended = time.time()
+        inner = bench.bench_result(proc.stdout)
+        assert inner is not None and inner["success"], proc.stderr[-2000:]
+        stamp = next(
+            float(line.split()[1])
+            for line in proc.stderr.splitlines()
+            if line.startswith("PHASE-ATEXIT ")
+        )
+        wall_s = ended - started
+        exit_s = ended - stamp
+        samples.append(
+            {
+                "wall_s": wall_s,
+                "load_s": inner["load_s"],
+                "execute_s": inner["execute_s"],
+                "run_s": inner["run_s"],
+                "exit_s": exit_s,
+                # Interpreter start, the driver's own imports, the report line.
+                "rest_s": wall_s - exit_s - inner["load_s"] - inner["execute_s"],
+            }
+        )
+    return {key: statistics.median(s[key] for s in samples) for key in samples[0]} | {
+        "samples": samples
+    }
+
+
 def floor_task(args: list[str], folder: Path, env: dict[str, str]) -> dict[str, Any]:
     """The same `step` command as a child of a launcher (a process that imported
     Metaflow and nothing of Dagster), from asking for it to its exit; the first sample,
@@ -314,6 +375,25 @@ def main() -> None:
         )
         out["defs_imports"] = import_totals(proc.stderr)
 
+        # The whole process as the bench's `ours` runner is timed, in phases.
+        phases = work / "phases"
+        phases.mkdir()
+        shutil.copy(bench.FLOWS_DIR / flow.file, phases / flow.file)
+        subprocess.run(
+            [py, flow.file, "dagster", "create", "defs.py", "--max-workers", "4"],
+            cwd=phases,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out["phases"] = {
+            variant: process_phases(phases, flow, py, env, variant)
+            for variant in ("plain", "freeze")
+        }
+        out["native_wall"] = median_wall(
+            [py, flow.file, "--no-pylint", "run", "--max-workers", "4"], phases, env
+        )
+
         # Multiprocess runs: worker bootstrap per op, for each way ours launches ops.
         helped = subprocess.run(
             [py, flow.file, "dagster", "create", "--help"],
@@ -435,6 +515,35 @@ def report(p: dict[str, Any]) -> str:
         boot = f"{statistics.median(boots):.2f}" if boots else "—"
         body = statistics.median(o["op_s"] for o in mp["ops"])
         lines.append(f"| {name} | {mp['total_s']:.1f} | {boot} | {body:.2f} |")
+    if "phases" in p:
+        plain, frozen = p["phases"]["plain"], p["phases"]["freeze"]
+        lines += [
+            "",
+            "## The whole process, as the bench times `ours` (linear10, `execute_job`)",
+            "",
+            "Phases of `bench/driver.py job` (medians): interpreter start and the "
+            "driver's own imports; importing Dagster, loading the definitions file "
+            "and creating the instance; `execute_job` (of which the run itself, "
+            "RUN_START to RUN_SUCCESS); after the last atexit handler, i.e. CPython's "
+            "finalization. `gc.freeze()` at exit: the same with every object alive "
+            "at exit frozen first, so finalization's garbage collections skip them "
+            "(a measurement only: neither the bench nor the generated code does it).",
+            "",
+            "| process | wall s | start s | import + instance s | execute_job s "
+            "| (run s) | finalization s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, ph in (("as run", plain), ("`gc.freeze()` at exit", frozen)):
+            lines.append(
+                f"| {name} | {ph['wall_s']:.2f} | {ph['rest_s']:.2f} "
+                f"| {ph['load_s']:.2f} | {ph['execute_s']:.2f} | {ph['run_s']:.2f} "
+                f"| {ph['exit_s']:.2f} |"
+            )
+        lines += [
+            "",
+            f"Native `python flow.py run` of the same flow: "
+            f"{p['native_wall']['median_s']:.2f} s.",
+        ]
     if "step_floor" in p and "default" in p["multiprocess"]:
         warm = statistics.median(o["op_s"] for o in p["multiprocess"]["default"]["ops"])
         floor = p["step_floor"]["median_s"]
