@@ -40,6 +40,26 @@ def load_job(defs_path: str, job_name: str) -> Any:
     return getattr(module, job_name)
 
 
+def reconstructable_job_class() -> Any:
+    """Dagster's ReconstructableJob, through our adapter (the one module that names
+    Dagster's private modules). The published package's virtualenv has no
+    `metaflow_dagster`: there the adapter (which imports only Dagster) is loaded from
+    this checkout by its path."""
+    try:
+        from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
+    except ModuleNotFoundError:
+        path = os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            "python/metaflow_dagster/runtime/dagster_adapter.py",
+        )
+        spec = importlib.util.spec_from_file_location("bench_dagster_adapter", path)
+        assert spec is not None and spec.loader is not None
+        adapter = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(adapter)
+        return adapter.ReconstructableJob
+    return ReconstructableJob
+
+
 def run_inprocess(defs_path: str, job_name: str) -> None:
     t0 = time.perf_counter()
     job = load_job(os.path.abspath(defs_path), job_name)
@@ -75,9 +95,8 @@ def run_job(defs_path: str, job_name: str, run_config: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     import dagster
     from dagster import DagsterInstance
-    from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
 
-    recon = ReconstructableJob.for_file(os.path.abspath(defs_path), job_name)
+    recon = reconstructable_job_class().for_file(os.path.abspath(defs_path), job_name)
     instance_dir = os.path.abspath("dagster_instance")
     os.makedirs(instance_dir, exist_ok=True)
     with DagsterInstance.local_temp(tempdir=instance_dir) as instance:
