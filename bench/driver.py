@@ -31,13 +31,18 @@ def emit(payload: dict[str, Any]) -> None:
     print("BENCH-RESULT " + json.dumps(payload), flush=True)
 
 
-def load_job(defs_path: str, job_name: str) -> Any:
-    spec = importlib.util.spec_from_file_location("bench_defs", defs_path)
+def load_module(path: str, name: str) -> Any:
+    """The Python file at `path`, imported as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_defs"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
-    return getattr(module, job_name)
+    return module
+
+
+def load_job(defs_path: str, job_name: str) -> Any:
+    return getattr(load_module(defs_path, "bench_defs"), job_name)
 
 
 def reconstructable_job_class() -> Any:
@@ -48,15 +53,9 @@ def reconstructable_job_class() -> Any:
     try:
         from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
     except ModuleNotFoundError:
-        path = os.path.join(
-            os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-            "python/metaflow_dagster/runtime/dagster_adapter.py",
-        )
-        spec = importlib.util.spec_from_file_location("bench_dagster_adapter", path)
-        assert spec is not None and spec.loader is not None
-        adapter = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(adapter)
-        return adapter.ReconstructableJob
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.path.join(repo, "python/metaflow_dagster/runtime/dagster_adapter.py")
+        return load_module(path, "bench_dagster_adapter").ReconstructableJob
     return ReconstructableJob
 
 
