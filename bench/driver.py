@@ -52,7 +52,9 @@ def reconstructable_job_class() -> Any:
     this checkout by its path."""
     try:
         from metaflow_dagster.runtime.dagster_adapter import ReconstructableJob
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "metaflow_dagster":
+            raise  # ours is installed but broken: not a reason to measure anything else
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         path = os.path.join(repo, "python/metaflow_dagster/runtime/dagster_adapter.py")
         return load_module(path, "bench_dagster_adapter").ReconstructableJob
